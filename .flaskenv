@@ -1,0 +1,1 @@
+FLASK_APP=imflask_app:create_app

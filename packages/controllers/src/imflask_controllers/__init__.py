@@ -1,0 +1,1 @@
+"""IMFlask controllers layer."""

@@ -1,0 +1,32 @@
+"""Domain errors: what went wrong in the business's words, never an HTTP code.
+
+Each carries ``errors`` in the RealWorld shape (``{"field": ["message"]}``);
+the HTTP layer picks the status code from the class.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    def __init__(self, field: str, message: str):
+        self.errors = {field: [message]}
+        super().__init__(f"{field} {message}")
+
+
+class Invalid(DomainError):
+    """The input breaks a rule (a taken username, an empty tag...)."""
+
+
+class Unauthenticated(DomainError):
+    """Credentials or a token are missing, wrong, expired or revoked."""
+
+
+class Forbidden(DomainError):
+    """The user is known but may not do this."""
+
+
+class NotFound(DomainError):
+    """The thing named does not exist."""
+
+    def __init__(self, resource: str):
+        super().__init__(resource, "not found")

@@ -1,0 +1,55 @@
+"""Access tokens: short-lived HS256 JWTs signed with the app's secret key."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from imflask_controllers.errors import Unauthenticated
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    token_id: str
+    expires_at: datetime
+
+
+def mint_access_token(*, secret: str, user_id: int, ttl_seconds: int) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "typ": ACCESS,
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_access_token(token: str, *, secret: str) -> AccessClaims:
+    """The token's claims; raises ``Unauthenticated`` if it is expired, forged or malformed."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat", "jti"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("token", "has expired") from None
+    except jwt.PyJWTError:
+        raise Unauthenticated("token", "is invalid") from None
+    if claims.get("typ") != ACCESS or not str(claims["sub"]).isdigit():
+        raise Unauthenticated("token", "is invalid")
+    return AccessClaims(
+        user_id=int(claims["sub"]),
+        token_id=str(claims["jti"]),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )

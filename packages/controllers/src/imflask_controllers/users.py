@@ -1,0 +1,133 @@
+"""Use cases of accounts: register, log in, read and update the current user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from imflask_controllers import tokens
+from imflask_controllers.context import Context
+from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
+from imflask_models.errors import DuplicateKey
+from imflask_models.mysql import users as users_table
+from imflask_models.mysql.users import UserRow
+
+TAKEN = "has already been taken"
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    """A user as the RealWorld ``user`` object shows it, with a fresh access token."""
+
+    id: int
+    username: str
+    email: str
+    bio: str | None
+    image: str | None
+    token: str
+
+
+def register_user(ctx: Context, *, username: str, email: str, password: str) -> AuthenticatedUser:
+    """Create an account; the unique indexes decide who wins a race for a name."""
+    password_hash = ctx.passwords.hash(password)
+    try:
+        with ctx.stores.sql.connection() as conn:
+            user_id = users_table.insert_user(
+                conn, username=username, email=normalize_email(email), password_hash=password_hash
+            )
+            user = users_table.user_by_id(conn, user_id)
+    except DuplicateKey as error:
+        raise Invalid(error.field, TAKEN) from None
+    assert user is not None
+    return _authenticated(ctx, user)
+
+
+def log_in(ctx: Context, *, email: str, password: str) -> AuthenticatedUser:
+    """Check the credentials; an unknown email costs as much as a wrong password."""
+    with ctx.stores.sql.connection() as conn:
+        user = users_table.user_by_email(conn, normalize_email(email))
+    stored_hash = user.password_hash if user else _dummy_hash(ctx.passwords)
+    if not _password_matches(ctx.passwords, stored_hash, password) or user is None:
+        raise Unauthenticated("email or password", "is invalid")
+    if ctx.passwords.check_needs_rehash(user.password_hash):
+        with ctx.stores.sql.connection() as conn:
+            users_table.update_user(conn, user.id, {"password_hash": ctx.passwords.hash(password)})
+    return _authenticated(ctx, user)
+
+
+def authenticate(ctx: Context, token: str) -> UserRow:
+    """The user an access token belongs to; ``Unauthenticated`` if there is none."""
+    claims = tokens.read_access_token(token, secret=ctx.settings.secret_key)
+    with ctx.stores.sql.connection() as conn:
+        user = users_table.user_by_id(conn, claims.user_id)
+    if user is None:
+        raise Unauthenticated("token", "belongs to no user")
+    return user
+
+
+def current_user(*, user: UserRow, token: str) -> AuthenticatedUser:
+    """The signed-in user, with the token they presented (RealWorld echoes it)."""
+    return _as_authenticated(user, token)
+
+
+def update_user(
+    ctx: Context, *, user: UserRow, token: str, changes: dict[str, str | None]
+) -> AuthenticatedUser:
+    """Change the given fields of the signed-in user; a new password is hashed first."""
+    columns: dict[str, str | None] = {}
+    for field, value in changes.items():
+        if field == "password":
+            assert value is not None
+            columns["password_hash"] = ctx.passwords.hash(value)
+        elif field == "email":
+            assert value is not None
+            columns["email"] = normalize_email(value)
+        else:
+            columns[field] = value
+    try:
+        with ctx.stores.sql.transaction() as conn:
+            users_table.update_user(conn, user.id, columns)
+            updated = users_table.user_by_id(conn, user.id)
+    except DuplicateKey as error:
+        raise Invalid(error.field, TAKEN) from None
+    if updated is None:
+        raise NotFound("user")
+    return _as_authenticated(updated, token)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _authenticated(ctx: Context, user: UserRow) -> AuthenticatedUser:
+    token = tokens.mint_access_token(
+        secret=ctx.settings.secret_key, user_id=user.id, ttl_seconds=ctx.settings.access_token_ttl
+    )
+    return _as_authenticated(user, token)
+
+
+def _as_authenticated(user: UserRow, token: str) -> AuthenticatedUser:
+    return AuthenticatedUser(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        bio=user.bio,
+        image=user.image,
+        token=token,
+    )
+
+
+def _password_matches(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash with the live parameters, verified when the email is unknown."""
+    return hasher.hash("not a password anyone has")

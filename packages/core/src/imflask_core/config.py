@@ -1,0 +1,241 @@
+"""Configuration per environment, read from the environment and ``.env``.
+
+This module must not import Flask: the worker and the CLI read the same
+settings. ``load_settings()`` is the one way to build a ``Settings``; every
+variable it reads is listed in ``VARIABLES`` (and in the README).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from imflask_core.errors import ConfigError
+
+ENVIRONMENTS = ("development", "testing", "production")
+
+# Values that must never sign production tokens.
+_PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development", "default"}
+_MIN_SECRET_LENGTH = 32
+
+# name -> (default, description). Defaults of None are resolved below.
+VARIABLES: dict[str, tuple[str | None, str]] = {
+    "FLASK_CONFIG": ("development", "development, testing or production"),
+    "FLASK_SECRET_KEY": (
+        None,
+        "signs sessions and tokens; development generates one into instance/secret_key",
+    ),
+    "FLASK_INSTANCE_PATH": ("./instance", "local state: SQLite file, embedded stores, dev secret"),
+    "FLASK_MYSQL_URI": (
+        None,
+        "mysql://user:password@host:3306/db; unset outside production: SQLite file in instance/",
+    ),
+    "FLASK_MONGO_URI": (None, "mongodb://host:27017; unset outside production: embedded server"),
+    "FLASK_MONGO_DB_NAME": ("imflask", "MongoDB database name"),
+    "FLASK_REDIS_URL": (None, "redis://[:password@]host:port/db; wins over the HOST/PORT form"),
+    "FLASK_REDIS_HOST": (None, "Redis host; unset (and no URL) outside production: embedded"),
+    "FLASK_REDIS_PORT": ("6379", "Redis port"),
+    "FLASK_REDIS_PW": (None, "Redis password"),
+    "FLASK_REDIS_DB": ("0", "Redis database number"),
+    "FLASK_REDIS_KEY_PREFIX": ("imflask:", "prefix of every Redis key the app writes"),
+    "FLASK_STORE_CONNECT_TIMEOUT": ("2", "seconds to wait for a store connection"),
+    "FLASK_STORE_READ_TIMEOUT": ("2", "seconds to wait for a store answer"),
+    "FLASK_SQL_POOL_SIZE": ("8", "idle SQL connections kept per process"),
+    "FLASK_ACCESS_TOKEN_TTL": ("3600", "lifetime of an access token (JWT), seconds"),
+    "FLASK_MAX_CONTENT_LENGTH": ("1048576", "largest request body, bytes (larger: 413)"),
+    "FLASK_CORS_ORIGINS": (
+        None,
+        "comma-separated origins allowed to call the API, or *; "
+        "default * in development and testing, none in production",
+    ),
+    "FLASK_LOG_LEVEL": (None, "DEBUG, INFO, WARNING...; default DEBUG in development, else INFO"),
+    "FLASK_AUTO_MIGRATE": (
+        None,
+        "1 to upgrade the schema when the app starts; default 1 in development only",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app, the CLI and the worker need to know to start."""
+
+    env: str
+    secret_key: str
+    instance_path: Path
+    mysql_uri: str
+    mongo_uri: str | None  # None: start the embedded MongoDB-wire server
+    mongo_db_name: str
+    redis_url: str | None  # None: start the embedded Redis
+    redis_key_prefix: str
+    store_connect_timeout: float
+    store_read_timeout: float
+    sql_pool_size: int
+    access_token_ttl: int
+    max_content_length: int
+    cors_origins: tuple[str, ...]
+    log_level: str
+    auto_migrate: bool
+    # "strong" uses argon2's recommended parameters; "fast" is for tests only.
+    hash_profile: str = "strong"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed; unknown names are an error."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+
+def load_settings(
+    config_name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | os.PathLike[str] | None = ".env",
+) -> Settings:
+    """Build the settings of one environment from variables, ``.env`` and defaults.
+
+    Process variables win over ``.env``. Production refuses to start when a
+    secret or a store is left on its development default.
+    """
+    env = _read_environment(environ, dotenv_path)
+    name = (config_name or env.get("FLASK_CONFIG") or "development").strip().lower()
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"FLASK_CONFIG={name!r} is not one of {', '.join(ENVIRONMENTS)}")
+    if name == "production":
+        _refuse_production_defaults(env)
+
+    instance_path = Path(_get(env, "FLASK_INSTANCE_PATH")).resolve()
+    return Settings(
+        env=name,
+        secret_key=_secret_key(env, name, instance_path),
+        instance_path=instance_path,
+        mysql_uri=env.get("FLASK_MYSQL_URI") or f"sqlite:///{instance_path / 'imflask.sqlite3'}",
+        mongo_uri=env.get("FLASK_MONGO_URI") or None,
+        mongo_db_name=_get(env, "FLASK_MONGO_DB_NAME"),
+        redis_url=_redis_url(env),
+        redis_key_prefix=_get(env, "FLASK_REDIS_KEY_PREFIX"),
+        store_connect_timeout=_number(env, "FLASK_STORE_CONNECT_TIMEOUT", float),
+        store_read_timeout=_number(env, "FLASK_STORE_READ_TIMEOUT", float),
+        sql_pool_size=_number(env, "FLASK_SQL_POOL_SIZE", int),
+        access_token_ttl=_number(env, "FLASK_ACCESS_TOKEN_TTL", int),
+        max_content_length=_number(env, "FLASK_MAX_CONTENT_LENGTH", int),
+        cors_origins=_cors_origins(env, name),
+        log_level=(env.get("FLASK_LOG_LEVEL") or ("DEBUG" if name == "development" else "INFO"))
+        .strip()
+        .upper(),
+        auto_migrate=_flag(env.get("FLASK_AUTO_MIGRATE"), default=name == "development"),
+        hash_profile="fast" if name == "testing" else "strong",
+    )
+
+
+def _read_environment(
+    environ: Mapping[str, str] | None, dotenv_path: str | os.PathLike[str] | None
+) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None or value == "":
+        default = VARIABLES[name][0]
+        assert default is not None, name
+        return default
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
+    raw = _get(env, name)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than 0")
+    return value
+
+
+def _flag(raw: str | None, *, default: bool) -> bool:
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    if env.get("FLASK_REDIS_URL"):
+        return env["FLASK_REDIS_URL"]
+    host = env.get("FLASK_REDIS_HOST")
+    if not host:
+        return None
+    password = env.get("FLASK_REDIS_PW")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    port = _number(env, "FLASK_REDIS_PORT", int)
+    db = _get(env, "FLASK_REDIS_DB")
+    return f"redis://{auth}{host}:{port}/{db}"
+
+
+def _cors_origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get("FLASK_CORS_ORIGINS")
+    if raw is None:
+        raw = "" if name == "production" else "*"
+    return tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+
+
+def _secret_key(env: Mapping[str, str], name: str, instance_path: Path) -> str:
+    if env.get("FLASK_SECRET_KEY"):
+        return env["FLASK_SECRET_KEY"]
+    if name == "testing":
+        return secrets.token_urlsafe(48)
+    return _local_secret(instance_path / "secret_key")
+
+
+def _local_secret(path: Path) -> str:
+    """Read the development secret, generating it on first use (never committed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        secret = secrets.token_urlsafe(48)
+        f.write(secret + "\n")
+    return secret
+
+
+def _refuse_production_defaults(env: Mapping[str, str]) -> None:
+    problems = []
+    secret = env.get("FLASK_SECRET_KEY", "")
+    if secret.strip().lower() in _PLACEHOLDER_SECRETS:
+        problems.append("FLASK_SECRET_KEY is not set (or is a placeholder)")
+    elif len(secret) < _MIN_SECRET_LENGTH:
+        problems.append(f"FLASK_SECRET_KEY is shorter than {_MIN_SECRET_LENGTH} characters")
+    mysql_uri = env.get("FLASK_MYSQL_URI", "")
+    if not mysql_uri:
+        problems.append("FLASK_MYSQL_URI is not set; production needs a real MySQL server")
+    elif not mysql_uri.startswith("mysql"):
+        problems.append("FLASK_MYSQL_URI must be a mysql:// URI in production, not SQLite")
+    if not env.get("FLASK_MONGO_URI"):
+        problems.append("FLASK_MONGO_URI is not set; production needs a real MongoDB server")
+    if not (env.get("FLASK_REDIS_URL") or env.get("FLASK_REDIS_HOST")):
+        problems.append(
+            "FLASK_REDIS_URL (or FLASK_REDIS_HOST) is not set; production needs a real Redis server"
+        )
+    if problems:
+        raise ConfigError(
+            "production refuses to start on development defaults:\n  - " + "\n  - ".join(problems)
+        )

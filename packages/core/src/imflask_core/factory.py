@@ -1,0 +1,201 @@
+"""The generic Flask application factory: a list of small register steps.
+
+It knows nothing of IMFlask's stores or blueprints; ``imflask_app`` passes the
+readiness checks and registers its blueprints on the app this returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from imflask_core.config import Settings
+from imflask_core.errors import StoreUnavailable
+
+log = logging.getLogger("imflask")
+
+ReadinessCheck = Callable[[], bool]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+# "key message" reads as a sentence, as RealWorld clients show it.
+_HTTP_ERRORS = {
+    400: ("request", "is malformed"),
+    404: ("path", "was not found"),
+    405: ("method", "is not allowed here"),
+    413: ("body", "is too large"),
+    415: ("body", "must be JSON"),
+}
+
+
+def create_flask_app(
+    import_name: str,
+    settings: Settings,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+) -> Flask:
+    """A Flask app with IMFlask's config, JSON errors, request ids, CORS and health routes."""
+    app = Flask(import_name, instance_path=str(settings.instance_path))
+    register_config(app, settings)
+    register_request_id(app)
+    register_logging(app, settings)
+    register_cors(app, settings)
+    register_error_handlers(app)
+    register_health(app, readiness_checks or {})
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["imflask.settings"]
+
+
+def json_error(status: int, errors: Mapping[str, list[str]], **headers: str) -> Response:
+    """An error response in the RealWorld shape: ``{"errors": {"field": ["message"]}}``."""
+    response = jsonify({"errors": dict(errors)})
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def register_config(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        TESTING=settings.env == "testing",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+    )
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["imflask.settings"] = settings
+
+
+def register_request_id(app: Flask) -> None:
+    """Honour a well-formed incoming X-Request-ID or make one; echo it on every response."""
+
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        return response
+
+
+def register_logging(app: Flask, settings: Settings) -> None:
+    """One line per request; never bodies, passwords or tokens."""
+    # Libraries speak at WARNING and above; IMFlask's own lines at the configured level.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    log.setLevel(settings.log_level)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        started = g.get("request_started")
+        duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+        log.info(
+            "%s %s %s %.1fms request_id=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            g.get("request_id", "-"),
+        )
+        return response
+
+
+def register_cors(app: Flask, settings: Settings) -> None:
+    """CORS for browser clients on other origins (see shared/realworld/backend-cors.md)."""
+    origins = set(settings.cors_origins)
+    if not origins:
+        return
+    allow_any = "*" in origins
+
+    @app.after_request
+    def add_cors_headers(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if not origin or not (allow_any or origin in origins):
+            return response
+        if allow_any:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        else:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.vary.add("Origin")
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = (
+                request.headers.get("Access-Control-Request-Headers")
+                or "Authorization, Content-Type, X-Request-ID"
+            )
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error is JSON in the RealWorld shape; no HTML error page, no traceback."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        key, message = _HTTP_ERRORS.get(error.code or 500, ("request", "failed"))
+        if error.code == 413:
+            message = f"is too large (maximum is {app.config['MAX_CONTENT_LENGTH']} bytes)"
+        response = json_error(error.code or 500, {key: [message]})
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(error: StoreUnavailable) -> Response:
+        log.error(
+            "store unavailable: %s %s %s request_id=%s",
+            error,
+            request.method,
+            request.path,
+            g.get("request_id", "-"),
+        )
+        return json_error(
+            503, {error.store: ["is unavailable, try again shortly"]}, **{"Retry-After": "5"}
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("unhandled error request_id=%s", g.get("request_id", "-"))
+        return json_error(500, {"server": ["failed unexpectedly; the error was logged"]})
+
+
+def register_health(app: Flask, checks: Mapping[str, ReadinessCheck]) -> None:
+    """``/healthz``: the process answers. ``/readyz``: each store answers."""
+
+    @app.get("/healthz")
+    def healthz() -> tuple[dict, int]:
+        return {"status": "ok"}, 200
+
+    @app.get("/readyz")
+    def readyz() -> tuple[dict, int]:
+        report = {name: "ok" if _safely(check) else "down" for name, check in checks.items()}
+        return report, 200 if all(v == "ok" for v in report.values()) else 503
+
+
+def _safely(check: ReadinessCheck) -> bool:
+    try:
+        return bool(check())
+    except Exception:
+        log.warning("readiness check failed", exc_info=True)
+        return False

@@ -1,0 +1,1 @@
+"""IMFlask models: raw-driver data access for MySQL, MongoDB and Redis. No Flask here."""

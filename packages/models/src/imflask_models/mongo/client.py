@@ -1,0 +1,99 @@
+"""The MongoDB client of one process and the indexes each collection declares."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from pymongo import IndexModel, MongoClient
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
+
+from imflask_models.errors import StoreUnavailable
+
+STORE = "mongo"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# collection name -> its indexes; filled by declare_indexes() beside each collection's code.
+_INDEXES: dict[str, list[IndexModel]] = {}
+
+
+def declare_indexes(collection: str, indexes: list[IndexModel]) -> None:
+    """Declare a collection's indexes; ``flask db upgrade`` creates them."""
+    _INDEXES[collection] = indexes
+
+
+def declared_indexes() -> dict[str, list[IndexModel]]:
+    return dict(_INDEXES)
+
+
+def unavailable_on_failure(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn pymongo's connection and timeout errors into ``StoreUnavailable``."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except ConnectionFailure as error:  # includes timeouts and server selection
+            raise StoreUnavailable(STORE, str(error)) from error
+
+    return wrapper
+
+
+class MongoStore:
+    """One ``MongoClient`` per process, created on first use (after gunicorn forks)."""
+
+    def __init__(self, uri: str, db_name: str, *, connect_timeout=2.0, read_timeout=2.0):
+        self.uri = uri
+        self.db_name = db_name
+        self._options = {
+            "serverSelectionTimeoutMS": int(connect_timeout * 1000),
+            "connectTimeoutMS": int(connect_timeout * 1000),
+            "socketTimeoutMS": int(read_timeout * 1000),
+            "tz_aware": True,
+            "appname": "imflask",
+        }
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._client: MongoClient | None = None
+
+    @property
+    def client(self) -> MongoClient:
+        pid = os.getpid()
+        if self._pid != pid:
+            with self._lock:
+                if self._pid != pid:
+                    self._client = MongoClient(self.uri, connect=False, **self._options)
+                    self._pid = pid
+        assert self._client is not None
+        return self._client
+
+    @property
+    def db(self) -> Database:
+        return self.client[self.db_name]
+
+    @unavailable_on_failure
+    def ping(self) -> bool:
+        return self.client.admin.command("ping").get("ok") == 1
+
+    @unavailable_on_failure
+    def ensure_indexes(self) -> dict[str, list[str]]:
+        """Create every declared index; existing ones are left as they are."""
+        created = {}
+        for collection, indexes in declared_indexes().items():
+            created[collection] = self.db[collection].create_indexes(indexes)
+        return created
+
+    @unavailable_on_failure
+    def drop_database(self) -> None:
+        self.client.drop_database(self.db_name)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client, self._pid = self._client, None, None
+        if client is not None:
+            client.close()

@@ -1,0 +1,221 @@
+"""Connections to the relational store: a pool per process, one borrow per unit of work.
+
+``db.connection()`` borrows a connection in autocommit mode for reads and
+single-statement writes; ``db.transaction()`` borrows one and wraps the block
+in BEGIN ... COMMIT (ROLLBACK on any exception). Either way the connection
+goes back to the pool when the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+from dbutils.pooled_db import PooledDB
+
+from imflask_models.errors import DuplicateKey, StoreUnavailable
+from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
+
+STORE = "mysql"
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+# SQLite errors that mean "the store is busy or gone", not "the query is wrong".
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
+
+
+@dataclass(frozen=True)
+class Result:
+    rowcount: int
+    lastrowid: int | None
+
+
+class SqlConnection:
+    """A borrowed connection; queries are written in MySQL's ``%(name)s`` style."""
+
+    def __init__(self, raw: Any, dialect: Dialect):
+        self._raw = raw
+        self.dialect = dialect
+
+    def one(self, query: str, params: Params = None) -> dict[str, Any] | None:
+        cursor = self._run(query, params)
+        row = cursor.fetchone()
+        return None if row is None else dict(row)
+
+    def all(self, query: str, params: Params = None) -> list[dict[str, Any]]:
+        cursor = self._run(query, params)
+        return [dict(row) for row in cursor.fetchall()]
+
+    def scalar(self, query: str, params: Params = None) -> Any:
+        row = self._run(query, params).fetchone()
+        return None if row is None else next(iter(dict(row).values()))
+
+    def execute(self, query: str, params: Params = None) -> Result:
+        cursor = self._run(query, params)
+        return Result(cursor.rowcount, cursor.lastrowid)
+
+    def execute_many(self, query: str, rows: Sequence[Params]) -> int:
+        with self._translated_errors():
+            cursor = self._raw.cursor()
+            cursor.executemany(self.dialect.sql(query), rows)
+            return cursor.rowcount
+
+    def _run(self, query: str, params: Params) -> Any:
+        with self._translated_errors():
+            cursor = self._raw.cursor()
+            cursor.execute(self.dialect.sql(query), params if params is not None else ())
+            return cursor
+
+    @contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (pymysql.err.IntegrityError, sqlite3.IntegrityError) as error:
+            field = self.dialect.duplicate_field(error)
+            if field is None:
+                raise
+            raise DuplicateKey(field) from error
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            raise StoreUnavailable(STORE, str(error)) from error
+        except sqlite3.OperationalError as error:
+            if any(text in str(error) for text in _SQLITE_UNAVAILABLE):
+                raise StoreUnavailable(STORE, str(error)) from error
+            raise
+
+
+class SqlDatabase:
+    """The relational store of one process: created lazily, re-created after a fork."""
+
+    def __init__(
+        self, uri: str, *, connect_timeout: float = 2.0, read_timeout: float = 2.0, pool_size=8
+    ):
+        self.target_uri = uri
+        self.target: SqlTarget = parse_sql_uri(uri)
+        self.dialect = self.target.dialect
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._pool_size = pool_size
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._pool: Any = None
+
+    @contextmanager
+    def connection(self) -> Iterator[SqlConnection]:
+        """Borrow a connection in autocommit mode; it is returned when the block ends."""
+        raw = self._borrow()
+        try:
+            yield SqlConnection(raw, self.dialect)
+        finally:
+            self._give_back(raw)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlConnection]:
+        """Borrow a connection and run the block as one transaction."""
+        with self.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                self._safe_rollback(conn)
+                raise
+            conn.execute("COMMIT")
+
+    def ping(self) -> bool:
+        with self.connection() as conn:
+            return conn.scalar("SELECT 1 AS ok") == 1
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool, self._pid = self._pool, None, None
+        if pool is None:
+            return
+        if self.dialect is SQLITE:
+            while True:
+                try:
+                    pool.get_nowait().close()
+                except queue.Empty:
+                    break
+        else:
+            pool.close()
+
+    def _safe_rollback(self, conn: SqlConnection) -> None:
+        with contextlib.suppress(StoreUnavailable):  # a lost connection's transaction is void
+            conn.execute("ROLLBACK")
+
+    def _pool_of_this_process(self) -> Any:
+        pid = os.getpid()
+        if self._pid != pid:
+            with self._lock:
+                if self._pid != pid:  # a forked child never reuses its parent's sockets
+                    self._pool = self._new_pool()
+                    self._pid = pid
+        return self._pool
+
+    def _new_pool(self) -> Any:
+        if self.dialect is SQLITE:
+            return queue.SimpleQueue()
+        t = self.target
+        return PooledDB(
+            creator=pymysql,
+            mincached=0,  # connect lazily: starting the app never waits for MySQL
+            maxcached=self._pool_size,
+            maxconnections=0,  # never block waiting for a free connection
+            blocking=False,
+            ping=1,  # check a connection when it is borrowed: survives server restarts
+            host=t.host,
+            port=t.port,
+            user=t.user,
+            password=t.password,
+            database=t.database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            read_timeout=self._read_timeout,
+            write_timeout=self._read_timeout,
+            cursorclass=pymysql.cursors.DictCursor,
+        )
+
+    def _borrow(self) -> Any:
+        pool = self._pool_of_this_process()
+        if self.dialect is SQLITE:
+            try:
+                return pool.get_nowait()
+            except queue.Empty:
+                return self._sqlite_connect()
+        try:
+            return pool.connection()
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            raise StoreUnavailable(STORE, str(error)) from error
+
+    def _give_back(self, raw: Any) -> None:
+        if self.dialect is SQLITE:
+            if raw.in_transaction:
+                raw.rollback()
+            self._pool_of_this_process().put(raw)
+        else:
+            raw.close()  # PooledDB's close() returns the connection to the pool
+
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        try:
+            raw = sqlite3.connect(
+                self.target.path,
+                timeout=self._read_timeout,
+                isolation_level=None,  # autocommit; transaction() issues BEGIN itself
+                detect_types=sqlite3.PARSE_DECLTYPES,
+                check_same_thread=False,  # pooled: one thread at a time, not always the same
+            )
+        except sqlite3.OperationalError as error:
+            raise StoreUnavailable(STORE, str(error)) from error
+        raw.row_factory = sqlite3.Row
+        raw.execute("PRAGMA foreign_keys = ON")
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute("PRAGMA synchronous = NORMAL")
+        return raw

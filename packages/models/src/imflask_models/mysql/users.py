@@ -1,0 +1,89 @@
+"""The ``users`` table: accounts, credentials and profile fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from imflask_models.mysql.database import SqlConnection
+from imflask_models.mysql.dialect import utcnow
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    username: str
+    email: str
+    password_hash: str
+    bio: str | None
+    image: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+INSERT_USER = """
+INSERT INTO users (username, email, password_hash, bio, image, created_at, updated_at)
+VALUES (%(username)s, %(email)s, %(password_hash)s, NULL, NULL, %(now)s, %(now)s)
+"""
+SELECT_USER_BY_ID = """
+SELECT id, username, email, password_hash, bio, image, created_at, updated_at
+FROM users WHERE id = %(id)s
+"""
+SELECT_USER_BY_EMAIL = """
+SELECT id, username, email, password_hash, bio, image, created_at, updated_at
+FROM users WHERE email = %(email)s
+"""
+SELECT_USER_BY_USERNAME = """
+SELECT id, username, email, password_hash, bio, image, created_at, updated_at
+FROM users WHERE username = %(username)s
+"""
+# One statement for any subset of columns: set_<column> says which ones change.
+UPDATE_USER = """
+UPDATE users SET
+    username      = CASE WHEN %(set_username)s      THEN %(username)s      ELSE username END,
+    email         = CASE WHEN %(set_email)s         THEN %(email)s         ELSE email END,
+    password_hash = CASE WHEN %(set_password_hash)s THEN %(password_hash)s ELSE password_hash END,
+    bio           = CASE WHEN %(set_bio)s           THEN %(bio)s           ELSE bio END,
+    image         = CASE WHEN %(set_image)s         THEN %(image)s         ELSE image END,
+    updated_at    = %(now)s
+WHERE id = %(id)s
+"""
+UPDATABLE_COLUMNS = ("username", "email", "password_hash", "bio", "image")
+
+
+def insert_user(conn: SqlConnection, *, username: str, email: str, password_hash: str) -> int:
+    """Insert a user and return its id; raises ``DuplicateKey`` on a taken username or email."""
+    result = conn.execute(
+        INSERT_USER,
+        {"username": username, "email": email, "password_hash": password_hash, "now": utcnow()},
+    )
+    assert result.lastrowid is not None
+    return result.lastrowid
+
+
+def user_by_id(conn: SqlConnection, user_id: int) -> UserRow | None:
+    return _row(conn.one(SELECT_USER_BY_ID, {"id": user_id}))
+
+
+def user_by_email(conn: SqlConnection, email: str) -> UserRow | None:
+    return _row(conn.one(SELECT_USER_BY_EMAIL, {"email": email}))
+
+
+def user_by_username(conn: SqlConnection, username: str) -> UserRow | None:
+    return _row(conn.one(SELECT_USER_BY_USERNAME, {"username": username}))
+
+
+def update_user(conn: SqlConnection, user_id: int, changes: dict[str, str | None]) -> None:
+    """Set the given columns (a subset of ``UPDATABLE_COLUMNS``) in one statement."""
+    unknown = set(changes) - set(UPDATABLE_COLUMNS)
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    params: dict[str, object] = {"id": user_id, "now": utcnow()}
+    for column in UPDATABLE_COLUMNS:
+        params[f"set_{column}"] = column in changes
+        params[column] = changes.get(column)
+    conn.execute(UPDATE_USER, params)
+
+
+def _row(row: dict | None) -> UserRow | None:
+    return None if row is None else UserRow(**row)

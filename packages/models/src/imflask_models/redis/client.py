@@ -1,0 +1,89 @@
+"""The Redis client of one process and the key builder every key family goes through."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from imflask_models.errors import StoreUnavailable
+
+STORE = "redis"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unavailable_on_failure(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn redis-py's connection and timeout errors into ``StoreUnavailable``."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise StoreUnavailable(STORE, str(error)) from error
+
+    return wrapper
+
+
+class RedisStore:
+    """One connection pool per process; every key starts with the configured prefix."""
+
+    def __init__(self, url: str, key_prefix: str, *, connect_timeout=2.0, read_timeout=2.0):
+        self.url = url
+        self.key_prefix = key_prefix
+        self._options = {
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": read_timeout,
+            "health_check_interval": 30,
+            "decode_responses": True,
+            "retry_on_timeout": False,
+        }
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._client: redis.Redis | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        pid = os.getpid()
+        if self._pid != pid:
+            with self._lock:
+                if self._pid != pid:
+                    self._client = redis.Redis.from_url(self.url, **self._options)
+                    self._pid = pid
+        assert self._client is not None
+        return self._client
+
+    def key(self, *parts: str | int) -> str:
+        """``<prefix>part:part``: the only way a key name is made (see ``keys.py``)."""
+        return self.key_prefix + ":".join(str(part) for part in parts)
+
+    @unavailable_on_failure
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    @unavailable_on_failure
+    def delete_all_keys(self) -> int:
+        """Delete every key under this store's prefix (tests and resets, never requests)."""
+        deleted = 0
+        batch = []
+        for key in self.client.scan_iter(match=self.key_prefix + "*", count=500):
+            batch.append(key)
+            if len(batch) == 500:
+                deleted += self.client.delete(*batch)
+                batch = []
+        if batch:
+            deleted += self.client.delete(*batch)
+        return deleted
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client, self._pid = self._client, None, None
+        if client is not None:
+            client.close()

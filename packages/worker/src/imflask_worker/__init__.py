@@ -1,0 +1,1 @@
+"""IMFlask worker layer."""
