@@ -83,6 +83,7 @@ class MongoStore:
     @unavailable_on_failure
     def ensure_indexes(self) -> dict[str, list[str]]:
         """Create every declared index; existing ones are left as they are."""
+        self.client.admin.command("ping")  # fail loudly even with nothing declared yet
         created = {}
         for collection, indexes in declared_indexes().items():
             created[collection] = self.db[collection].create_indexes(indexes)

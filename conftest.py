@@ -1,0 +1,214 @@
+"""Fixtures shared by every package's tests: real stores, an app, a client, isolation.
+
+By default the stores are local: a SQLite file, and the embedded MongoDB-wire
+server and Redis that development uses, started in a temporary folder. Set
+IMFLASK_TEST_MYSQL_URI, IMFLASK_TEST_MONGO_URI and IMFLASK_TEST_REDIS_URL to
+run the same tests against real servers; a configured server that does not
+answer fails the run, it is never skipped.
+
+Each run gets its own SQL database (or file), Mongo database and Redis key
+prefix, all removed at the end; each test starts from empty tables,
+collections and keys.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pymongo
+import pymysql
+import pytest
+import redis
+
+from imflask_core import embedded
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+@dataclass(frozen=True)
+class StoreUris:
+    mysql_uri: str
+    mongo_uri: str
+    mongo_db_name: str
+    redis_url: str
+    redis_key_prefix: str
+
+    def overrides(self) -> dict[str, str]:
+        return {
+            "mysql_uri": self.mysql_uri,
+            "mongo_uri": self.mongo_uri,
+            "mongo_db_name": self.mongo_db_name,
+            "redis_url": self.redis_url,
+            "redis_key_prefix": self.redis_key_prefix,
+        }
+
+
+def real_servers() -> bool:
+    return bool(os.environ.get("IMFLASK_TEST_MYSQL_URI"))
+
+
+@pytest.fixture(scope="session")
+def embedded_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A throw-away instance folder for the embedded Mongo and Redis daemons."""
+    path = tmp_path_factory.mktemp("instance")
+    yield path
+    embedded.stop(path)
+
+
+@pytest.fixture(scope="session")
+def store_uris(
+    tmp_path_factory: pytest.TempPathFactory, embedded_instance: Path
+) -> Iterator[StoreUris]:
+    mysql_uri, drop_sql = _sql_database(tmp_path_factory)
+    mongo_uri = os.environ.get("IMFLASK_TEST_MONGO_URI") or embedded.ensure_running(
+        embedded.MONGO, embedded_instance
+    )
+    redis_url = os.environ.get("IMFLASK_TEST_REDIS_URL") or embedded.ensure_running(
+        embedded.REDIS, embedded_instance
+    )
+    uris = StoreUris(
+        mysql_uri=mysql_uri,
+        mongo_uri=mongo_uri,
+        mongo_db_name=f"imflask_test_{RUN_ID}",
+        redis_url=redis_url,
+        redis_key_prefix=f"imflask_test_{RUN_ID}:",
+    )
+    _require_mongo(uris)
+    _require_redis(uris)
+    yield uris
+    drop_sql()
+    with pymongo.MongoClient(uris.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+        client.drop_database(uris.mongo_db_name)
+    client = redis.Redis.from_url(uris.redis_url)
+    for key in client.scan_iter(match=uris.redis_key_prefix + "*", count=500):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def session_app(store_uris: StoreUris):
+    from imflask_app import create_app
+
+    app = create_app("testing", **store_uris.overrides())
+    ctx = app.extensions["imflask.context"]
+    ctx.stores.upgrade()
+    yield app
+    ctx.close()
+
+
+@pytest.fixture
+def app(session_app):
+    """The testing app; every store is emptied after the test."""
+    yield session_app
+    empty_stores(session_app.extensions["imflask.context"])
+
+
+@pytest.fixture
+def ctx(app):
+    """The controllers' context of the testing app (real stores)."""
+    return app.extensions["imflask.context"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_app(store_uris: StoreUris):
+    """Build another testing app with some settings changed; closed after the test."""
+    from imflask_app import create_app
+
+    made = []
+
+    def make(**overrides):
+        new_app = create_app("testing", **{**store_uris.overrides(), **overrides})
+        made.append(new_app)
+        return new_app
+
+    yield make
+    for made_app in made:
+        made_app.extensions["imflask.context"].close()
+
+
+def empty_stores(ctx) -> None:
+    """Delete every row, document and key the test wrote; schema and indexes stay."""
+    stores = ctx.stores
+    with stores.sql.connection() as conn:
+        if conn.dialect.name == "mysql":
+            tables = [next(iter(row.values())) for row in conn.all("SHOW TABLES")]
+            conn.execute("SET FOREIGN_KEY_CHECKS = 0")
+        else:
+            tables = [
+                row["name"]
+                for row in conn.all(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite%%'"
+                )
+            ]
+            conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for table in tables:
+                if "yoyo" not in table:
+                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - names from the schema
+        finally:
+            if conn.dialect.name == "mysql":
+                conn.execute("SET FOREIGN_KEY_CHECKS = 1")
+            else:
+                conn.execute("PRAGMA foreign_keys = ON")
+    db = stores.mongo.db
+    for name in db.list_collection_names():
+        if not name.startswith("system."):
+            db[name].delete_many({})
+    stores.redis.delete_all_keys()
+
+
+def _sql_database(tmp_path_factory: pytest.TempPathFactory):
+    base = os.environ.get("IMFLASK_TEST_MYSQL_URI")
+    if not base:
+        path = tmp_path_factory.mktemp("sql") / "test.sqlite3"
+        return f"sqlite:///{path}", lambda: None
+    parts = urlsplit(base)
+    name = f"imflask_test_{RUN_ID}"
+    server = dict(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        connect_timeout=5,
+    )
+    try:
+        conn = pymysql.connect(**server)
+    except pymysql.err.OperationalError as error:
+        pytest.fail(f"IMFLASK_TEST_MYSQL_URI={base} does not answer: {error}")
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    conn.close()
+
+    def drop() -> None:
+        with pymysql.connect(**server) as conn, conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def _require_mongo(uris: StoreUris) -> None:
+    try:
+        with pymongo.MongoClient(uris.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+            client.admin.command("ping")
+    except pymongo.errors.PyMongoError as error:
+        pytest.fail(f"MongoDB at {uris.mongo_uri} does not answer: {error}")
+
+
+def _require_redis(uris: StoreUris) -> None:
+    try:
+        client = redis.Redis.from_url(uris.redis_url, socket_connect_timeout=5)
+        client.ping()
+        client.close()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {uris.redis_url} does not answer: {error}")

@@ -1,0 +1,121 @@
+"""The relational store on its real driver: migrations, users, transactions, failures."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from imflask_models.errors import DuplicateKey, StoreUnavailable
+from imflask_models.mysql import migrate
+from imflask_models.mysql import users as users_table
+from imflask_models.mysql.database import SqlDatabase
+from imflask_models.mysql.dialect import MYSQL, SQLITE, parse_sql_uri
+
+
+def add_jake(conn, **changes):
+    fields = {"username": "jake", "email": "jake@jake.jake", "password_hash": "h", **changes}
+    return users_table.insert_user(conn, **fields)
+
+
+def test_upgrading_twice_applies_nothing_the_second_time(ctx):
+    uri = ctx.settings.mysql_uri
+
+    again = migrate.upgrade(uri)
+    state = migrate.status(uri)
+
+    assert again == []
+    assert state.pending == []
+    assert "0001.users" in state.applied
+
+
+def test_a_fresh_database_gets_every_migration(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+
+    assert migrate.status(uri).pending == migrate.upgrade(uri)
+    assert migrate.status(uri).pending == []
+
+
+def test_a_user_round_trips_through_insert_select_and_update(ctx):
+    with ctx.stores.sql.connection() as conn:
+        user_id = add_jake(conn)
+        users_table.update_user(conn, user_id, {"bio": "hi", "image": None})
+        by_id = users_table.user_by_id(conn, user_id)
+        by_email = users_table.user_by_email(conn, "jake@jake.jake")
+        by_name = users_table.user_by_username(conn, "jake")
+
+    assert by_id == by_email == by_name
+    assert by_id.bio == "hi"
+    assert by_id.updated_at >= by_id.created_at
+    assert by_id.created_at.microsecond % 1000 == 0
+
+
+def test_a_taken_username_or_email_raises_duplicate_key_naming_it(ctx):
+    with ctx.stores.sql.connection() as conn:
+        add_jake(conn)
+        with pytest.raises(DuplicateKey) as username:
+            add_jake(conn, email="other@jake.jake")
+        with pytest.raises(DuplicateKey) as email:
+            add_jake(conn, username="other")
+
+    assert username.value.field == "username"
+    assert email.value.field == "email"
+
+
+def test_a_failed_transaction_leaves_nothing_behind(ctx):
+    with pytest.raises(DuplicateKey), ctx.stores.sql.transaction() as conn:  # noqa: PT012
+        add_jake(conn)
+        add_jake(conn, email="other@jake.jake")  # same username: the whole block rolls back
+
+    with ctx.stores.sql.connection() as conn:
+        assert users_table.user_by_username(conn, "jake") is None
+
+
+def test_updating_an_unknown_column_is_refused(ctx):
+    with ctx.stores.sql.connection() as conn, pytest.raises(ValueError, match="not updatable"):
+        users_table.update_user(conn, 1, {"id": 2})
+
+
+def test_connections_go_back_to_the_pool(ctx):
+    for _ in range(50):
+        with ctx.stores.sql.connection() as conn:
+            assert conn.scalar("SELECT 1 AS one") == 1
+
+
+def test_an_unreachable_server_raises_store_unavailable_quickly():
+    db = SqlDatabase("mysql://root@127.0.0.1:1/nowhere", connect_timeout=1, read_timeout=1)
+    started = time.monotonic()
+
+    with pytest.raises(StoreUnavailable) as raised:
+        db.ping()
+
+    assert raised.value.store == "mysql"
+    assert time.monotonic() - started < 5
+
+
+def test_queries_are_written_once_and_translated_for_sqlite():
+    query = "INSERT IGNORE INTO t (a, b) VALUES (%(a)s, %(b)s) -- 100%%"
+
+    assert MYSQL.sql(query) == query
+    assert SQLITE.sql(query) == "INSERT OR IGNORE INTO t (a, b) VALUES (:a, :b) -- 100%"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("sqlite:////tmp/x.db", {"path": "/tmp/x.db"}),
+        ("mysql://u:p%40ss@h:3307/db", {"host": "h", "port": 3307, "password": "p@ss"}),
+        ("mysql+pymysql://u@h/db", {"host": "h", "port": 3306, "database": "db"}),
+    ],
+)
+def test_sql_uris_are_parsed(uri, expected):
+    target = parse_sql_uri(uri)
+
+    for name, value in expected.items():
+        assert getattr(target, name) == value
+
+
+@pytest.mark.parametrize("uri", ["postgres://h/db", "mysql://h", "nonsense"])
+def test_other_uris_are_refused_with_the_expected_shape(uri):
+    with pytest.raises(ValueError, match="FLASK_MYSQL_URI must look like"):
+        parse_sql_uri(uri)
