@@ -120,8 +120,9 @@ def client(app):
 
 
 @pytest.fixture
-def make_app(store_uris: StoreUris):
-    """Build another testing app with some settings changed; closed after the test."""
+def make_app(app, store_uris: StoreUris):
+    """Build another testing app with some settings changed; closed (and the stores
+    emptied, through ``app``) after the test."""
     from imflask_app import create_app
 
     made = []

@@ -39,10 +39,10 @@ def register(ctx, **changes):
 def test_a_registered_user_gets_a_token_that_authenticates_them(ctx):
     registered = register(ctx)
 
-    user = users.authenticate(ctx, registered.token)
+    identity = users.authenticate(ctx, registered.token)
 
-    assert user.id == registered.id
-    assert user.username == "jake"
+    assert identity.user.id == registered.id
+    assert identity.user.username == "jake"
 
 
 def test_the_password_is_stored_hashed(ctx):
@@ -148,7 +148,7 @@ def test_a_token_signed_with_another_secret_is_refused(ctx):
 
 def test_updating_the_email_normalises_it_and_keeps_the_token(ctx):
     registered = register(ctx)
-    user = users.authenticate(ctx, registered.token)
+    user = users.authenticate(ctx, registered.token).user
 
     updated = users.update_user(
         ctx, user=user, token=registered.token, changes={"email": " New@Jake.Jake "}

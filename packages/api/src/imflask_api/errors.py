@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from imflask_controllers.errors import DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from imflask_controllers.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from imflask_core.factory import json_error
 
-STATUS = {Invalid: 422, Unauthenticated: 401, Forbidden: 403, NotFound: 404}
+STATUS = {Invalid: 422, Unauthenticated: 401, Forbidden: 403, NotFound: 404, RateLimited: 429}
 
 
 class RequestInvalid(Exception):
@@ -22,7 +29,11 @@ def register_error_handlers(blueprint: Blueprint) -> None:
     @blueprint.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Response:
         status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 422)
-        headers = {"WWW-Authenticate": "Token"} if status == 401 else {}
+        headers = {}
+        if isinstance(error, Unauthenticated):
+            headers["WWW-Authenticate"] = "Token"
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(error.retry_after)
         return json_error(status, error.errors, **headers)
 
     @blueprint.errorhandler(RequestInvalid)

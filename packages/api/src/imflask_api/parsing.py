@@ -33,12 +33,25 @@ def parse_body(schema: type[M], wrapper: str) -> M:
         raise RequestInvalid(field_errors(error)) from None
 
 
+def parse_query(schema: type[M]) -> M:
+    """The query string (first value of each name) validated by ``schema``."""
+    try:
+        return schema.model_validate(request.args.to_dict())
+    except ValidationError as error:
+        raise RequestInvalid(field_errors(error)) from None
+
+
 def field_errors(error: ValidationError) -> dict[str, list[str]]:
-    """Pydantic's errors in the RealWorld shape, worded for people."""
+    """Pydantic's errors in the RealWorld shape, worded for people.
+
+    List positions are left out of the field name: ``tagList``, not ``tagList.2``.
+    """
     errors: dict[str, list[str]] = {}
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        errors.setdefault(field, []).append(_message(item))
+        field = ".".join(str(p) for p in item["loc"] if not isinstance(p, int)) or "body"
+        message = _message(item)
+        if message not in errors.setdefault(field, []):
+            errors[field].append(message)
     return errors
 
 
@@ -59,6 +72,12 @@ def _message(item: Any) -> str:
         return "must be a string"
     if kind in {"list_type", "tuple_type"}:
         return "must be a list"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return "must be an integer"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
     if kind == "too_long":
         return f"has too many items (maximum is {ctx.get('max_length')})"
     if kind in {"model_type", "dict_type", "model_attributes_type"}:

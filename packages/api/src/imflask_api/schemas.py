@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 
@@ -79,3 +86,53 @@ class UpdateUser(Schema):
     def changes(self) -> dict[str, str | None]:
         """Only the fields the client sent."""
         return {field: getattr(self, field) for field in self.model_fields_set}
+
+
+TagName = text(max_length=64)
+MAX_TAGS = 20
+
+
+def _none_as_empty(value: object) -> object:
+    return [] if value is None else value
+
+
+TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS), BeforeValidator(_none_as_empty)]
+
+
+class NewArticle(Schema):
+    title: text(max_length=255)
+    description: text(max_length=1000)
+    body: text(max_length=100_000)
+    tagList: TagList = []
+
+
+class UpdateArticle(Schema):
+    """Every field optional and non-null; ``tagList`` (beyond the spec) replaces the tags."""
+
+    title: text(max_length=255) = None  # type: ignore[assignment]
+    description: text(max_length=1000) = None  # type: ignore[assignment]
+    body: text(max_length=100_000) = None  # type: ignore[assignment]
+    tagList: TagList = None  # type: ignore[assignment]
+
+    def changes(self) -> dict[str, object]:
+        names = {"tagList": "tags"}
+        return {names.get(f, f): getattr(self, f) for f in self.model_fields_set}
+
+
+class NewComment(Schema):
+    body: text(max_length=20_000)
+
+
+class Page(BaseModel):
+    """``limit`` and ``offset`` from the query string."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+
+
+class ArticleQuery(Page):
+    tag: text(max_length=255, min_length=0) | None = None
+    author: text(max_length=255, min_length=0) | None = None
+    favorited: text(max_length=255, min_length=0) | None = None

@@ -1,4 +1,4 @@
-"""Who is calling: the ``Authorization`` header to the signed-in user, for views."""
+"""Who is calling and how often: the ``Authorization`` header and rate limits, for views."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import g, request
 
 from imflask_api.deps import context
-from imflask_controllers import users
+from imflask_controllers import limits, users
 from imflask_controllers.errors import Unauthenticated
 
 P = ParamSpec("P")
@@ -27,7 +27,7 @@ def auth_required(view: Callable[P, R]) -> Callable[P, R]:
         token = _token_from_header()
         if token is None:
             raise Unauthenticated("token", "is missing")
-        _sign_in(token)
+        g.identity = users.authenticate(context(), token)
         return view(*args, **kwargs)
 
     return wrapper
@@ -39,9 +39,18 @@ def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         token = _token_from_header()
-        g.current_user = None
-        if token is not None:
-            _sign_in(token)
+        g.identity = None if token is None else users.authenticate(context(), token)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def write_limited(view: Callable[P, R]) -> Callable[P, R]:
+    """Count the request against the signed-in user's write limit (after ``auth_required``)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        limits.limit_write(context(), user_id=current_user().id)
         return view(*args, **kwargs)
 
     return wrapper
@@ -49,16 +58,18 @@ def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
 
 def current_user() -> Any:
     """The signed-in user (a ``UserRow``), or None on an anonymous request."""
-    return g.get("current_user")
+    identity = g.get("identity")
+    return None if identity is None else identity.user
 
 
-def current_token() -> str:
-    return g.current_token
+def current_identity() -> Any:
+    """The signed-in user with the token they sent and its claims, or None."""
+    return g.get("identity")
 
 
-def _sign_in(token: str) -> None:
-    g.current_user = users.authenticate(context(), token)
-    g.current_token = token
+def client_ip() -> str:
+    """The caller's address (behind ``FLASK_PROXY_HOPS`` trusted proxies, the forwarded one)."""
+    return request.remote_addr or "unknown"
 
 
 def _token_from_header() -> str | None:

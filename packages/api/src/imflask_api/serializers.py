@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds: ``2016-02-18T03:22:56.637Z``."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def user_json(user: Any) -> dict[str, Any]:
@@ -15,3 +23,55 @@ def user_json(user: Any) -> dict[str, Any]:
             "image": user.image,
         }
     }
+
+
+def profile(p: Any) -> dict[str, Any]:
+    return {"username": p.username, "bio": p.bio, "image": p.image, "following": p.following}
+
+
+def profile_json(p: Any) -> dict[str, Any]:
+    return {"profile": profile(p)}
+
+
+def article(a: Any) -> dict[str, Any]:
+    shaped = {
+        "slug": a.slug,
+        "title": a.title,
+        "description": a.description,
+        "body": a.body,
+        "tagList": sorted(a.tags),
+        "createdAt": timestamp(a.created_at),
+        "updatedAt": timestamp(a.updated_at),
+        "favorited": a.favorited,
+        "favoritesCount": a.favorites_count,
+        "author": profile(a.author),
+    }
+    if a.body is None:  # lists and the feed leave the body out, as the spec says
+        del shaped["body"]
+    return shaped
+
+
+def article_json(a: Any) -> dict[str, Any]:
+    return {"article": article(a)}
+
+
+def articles_json(page: Any) -> dict[str, Any]:
+    return {"articles": [article(a) for a in page.articles], "articlesCount": page.total}
+
+
+def comment(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "createdAt": timestamp(c.created_at),
+        "updatedAt": timestamp(c.updated_at),
+        "body": c.body,
+        "author": profile(c.author),
+    }
+
+
+def comment_json(c: Any) -> dict[str, Any]:
+    return {"comment": comment(c)}
+
+
+def comments_json(comments: list[Any]) -> dict[str, Any]:
+    return {"comments": [comment(c) for c in comments]}

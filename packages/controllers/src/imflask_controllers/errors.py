@@ -30,3 +30,11 @@ class NotFound(DomainError):
 
     def __init__(self, resource: str):
         super().__init__(resource, "not found")
+
+
+class RateLimited(DomainError):
+    """Too many attempts; ``retry_after`` says how many seconds to wait."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__("requests", f"are too many, retry in {retry_after} seconds")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from imflask_controllers import tokens
+from imflask_controllers import profiles, tokens
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
+from imflask_core.errors import StoreUnavailable
 from imflask_models.errors import DuplicateKey
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.users import UserRow
+from imflask_models.redis import auth_tokens
 
 TAKEN = "has already been taken"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,14 +62,35 @@ def log_in(ctx: Context, *, email: str, password: str) -> AuthenticatedUser:
     return _authenticated(ctx, user)
 
 
-def authenticate(ctx: Context, token: str) -> UserRow:
-    """The user an access token belongs to; ``Unauthenticated`` if there is none."""
+@dataclass(frozen=True)
+class Identity:
+    """Who sent a request: the user, and the access token they sent."""
+
+    user: UserRow
+    token: str
+    claims: tokens.AccessClaims
+
+
+def authenticate(ctx: Context, token: str) -> Identity:
+    """The user an access token belongs to; ``Unauthenticated`` if there is none.
+
+    A revoked token (logged out) is refused. If Redis cannot say whether it
+    is revoked, the token is accepted: it expires soon anyway, and an outage of
+    the token store must not sign everyone out.
+    """
     claims = tokens.read_access_token(token, secret=ctx.settings.secret_key)
+    try:
+        revoked = auth_tokens.access_token_revoked(ctx.stores.redis, claims.token_id)
+    except StoreUnavailable as error:
+        log.warning("token revocation not checked: %s", error)
+        revoked = False
+    if revoked:
+        raise Unauthenticated("token", "has been revoked")
     with ctx.stores.sql.connection() as conn:
         user = users_table.user_by_id(conn, claims.user_id)
     if user is None:
         raise Unauthenticated("token", "belongs to no user")
-    return user
+    return Identity(user, token, claims)
 
 
 def current_user(*, user: UserRow, token: str) -> AuthenticatedUser:
@@ -95,11 +120,16 @@ def update_user(
         raise Invalid(error.field, TAKEN) from None
     if updated is None:
         raise NotFound("user")
+    profiles.forget_profile(ctx, user.id, user.username, updated.username)
     return _as_authenticated(updated, token)
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def with_new_access_token(ctx: Context, user: UserRow) -> AuthenticatedUser:
+    return _authenticated(ctx, user)
 
 
 def _authenticated(ctx: Context, user: UserRow) -> AuthenticatedUser:

@@ -47,7 +47,20 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "FLASK_STORE_READ_TIMEOUT": ("2", "seconds to wait for a store answer"),
     "FLASK_SQL_POOL_SIZE": ("8", "idle SQL connections kept per process"),
     "FLASK_ACCESS_TOKEN_TTL": ("3600", "lifetime of an access token (JWT), seconds"),
+    "FLASK_REFRESH_TOKEN_TTL": ("1209600", "lifetime of a refresh token (cookie), seconds"),
     "FLASK_MAX_CONTENT_LENGTH": ("1048576", "largest request body, bytes (larger: 413)"),
+    "FLASK_RATE_LIMIT_AUTH": (
+        None,
+        "login/registration attempts per client IP and per account, as COUNT/SECONDS; "
+        "default 10/60 in production, 1000/60 elsewhere",
+    ),
+    "FLASK_RATE_LIMIT_WRITES": (
+        None,
+        "writes per signed-in user, as COUNT/SECONDS; default 60/60 in production, "
+        "10000/60 elsewhere",
+    ),
+    "FLASK_CACHE_TTL": ("300", "seconds a cached article, profile or tag list may live"),
+    "FLASK_PROXY_HOPS": ("0", "reverse proxies in front of the app whose X-Forwarded-For to trust"),
     "FLASK_CORS_ORIGINS": (
         None,
         "comma-separated origins allowed to call the API, or *; "
@@ -59,6 +72,19 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "1 to upgrade the schema when the app starts; default 1 in development only",
     ),
 }
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``count`` requests per ``seconds``."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        count, _, seconds = text.partition("/")
+        return cls(int(count), int(seconds))
 
 
 @dataclass(frozen=True)
@@ -77,7 +103,12 @@ class Settings:
     store_read_timeout: float
     sql_pool_size: int
     access_token_ttl: int
+    refresh_token_ttl: int
     max_content_length: int
+    rate_limit_auth: RateLimit
+    rate_limit_writes: RateLimit
+    cache_ttl: int
+    proxy_hops: int
     cors_origins: tuple[str, ...]
     log_level: str
     auto_migrate: bool
@@ -128,7 +159,16 @@ def load_settings(
         store_read_timeout=_number(env, "FLASK_STORE_READ_TIMEOUT", float),
         sql_pool_size=_number(env, "FLASK_SQL_POOL_SIZE", int),
         access_token_ttl=_number(env, "FLASK_ACCESS_TOKEN_TTL", int),
+        refresh_token_ttl=_number(env, "FLASK_REFRESH_TOKEN_TTL", int),
         max_content_length=_number(env, "FLASK_MAX_CONTENT_LENGTH", int),
+        rate_limit_auth=_rate_limit(
+            env, "FLASK_RATE_LIMIT_AUTH", "10/60" if name == "production" else "1000/60"
+        ),
+        rate_limit_writes=_rate_limit(
+            env, "FLASK_RATE_LIMIT_WRITES", "60/60" if name == "production" else "10000/60"
+        ),
+        cache_ttl=_number(env, "FLASK_CACHE_TTL", int),
+        proxy_hops=_count(env, "FLASK_PROXY_HOPS"),
         cors_origins=_cors_origins(env, name),
         log_level=(env.get("FLASK_LOG_LEVEL") or ("DEBUG" if name == "development" else "INFO"))
         .strip()
@@ -168,6 +208,24 @@ def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) ->
     if value <= 0:
         raise ConfigError(f"{name}={raw!r} must be greater than 0")
     return value
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = _get(env, name)
+    if not raw.isdigit():
+        raise ConfigError(f"{name}={raw!r} must be a whole number (0 or more)")
+    return int(raw)
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> RateLimit:
+    raw = env.get(name) or default
+    try:
+        limit = RateLimit.parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must look like COUNT/SECONDS, e.g. 10/60") from None
+    if limit.count <= 0 or limit.seconds <= 0:
+        raise ConfigError(f"{name}={raw!r} needs a count and seconds above 0")
+    return limit
 
 
 def _flag(raw: str | None, *, default: bool) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imflask_core.config import Settings
 from imflask_core.errors import StoreUnavailable
@@ -74,6 +75,12 @@ def register_config(app: Flask, settings: Settings) -> None:
     app.json.sort_keys = False
     app.json.compact = True
     app.extensions["imflask.settings"] = settings
+    if settings.proxy_hops:
+        # Trust X-Forwarded-For/-Proto from exactly this many proxies, never more:
+        # rate limits key on the client address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
 
 
 def register_request_id(app: Flask) -> None:

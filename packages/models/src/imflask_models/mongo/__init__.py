@@ -1,1 +1,7 @@
-"""The document store: MongoDB through pymongo."""
+"""The document store: MongoDB through pymongo.
+
+Importing the package imports every collection module, so each one's
+``declare_indexes(...)`` has run before ``flask db upgrade`` creates them.
+"""
+
+from imflask_models.mongo import comments  # noqa: F401 - declares its indexes

@@ -63,15 +63,19 @@ class SqlConnection:
         return Result(cursor.rowcount, cursor.lastrowid)
 
     def execute_many(self, query: str, rows: Sequence[Params]) -> int:
+        """One statement for many rows (a multi-row INSERT on MySQL)."""
+        if not rows:
+            return 0
         with self._translated_errors():
             cursor = self._raw.cursor()
             cursor.executemany(self.dialect.sql(query), rows)
             return cursor.rowcount
 
     def _run(self, query: str, params: Params) -> Any:
+        query, params = self.dialect.bind(query, params if params is not None else ())
         with self._translated_errors():
             cursor = self._raw.cursor()
-            cursor.execute(self.dialect.sql(query), params if params is not None else ())
+            cursor.execute(query, params)
             return cursor
 
     @contextmanager

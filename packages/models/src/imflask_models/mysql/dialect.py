@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import pymysql
@@ -33,6 +34,29 @@ class Dialect:
     def sql(self, query: str) -> str:
         """The query in this dialect's placeholder style and keywords."""
         return _to_sqlite(query) if self.name == "sqlite" else query
+
+    def bind(self, query: str, params: Any) -> tuple[str, Any]:
+        """The query and parameters ready for the driver.
+
+        A list or tuple parameter stands for ``(a, b, c)`` after ``IN``: pymysql
+        expands it itself; for sqlite3 it becomes one placeholder per item.
+        """
+        if self.name == "mysql":
+            return query, params
+        query = _to_sqlite(query)
+        if not isinstance(params, dict) or not any(
+            isinstance(v, list | tuple) for v in params.values()
+        ):
+            return query, params
+        bound = {}
+        for name, value in params.items():
+            if isinstance(value, list | tuple):
+                names = [f"{name}__{i}" for i in range(len(value))]
+                query = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", query)
+                bound.update(zip(names, value, strict=True))
+            else:
+                bound[name] = value
+        return query, bound
 
     def duplicate_field(self, error: Exception) -> str | None:
         """The column a unique-index violation names, or None if it is another error."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,3 +88,16 @@ def update_user(conn: SqlConnection, user_id: int, changes: dict[str, str | None
 
 def _row(row: dict | None) -> UserRow | None:
     return None if row is None else UserRow(**row)
+
+
+SELECT_USERS_BY_IDS = """
+SELECT id, username, email, password_hash, bio, image, created_at, updated_at
+FROM users WHERE id IN %(ids)s
+"""
+
+
+def users_by_ids(conn: SqlConnection, ids: Iterable[int]) -> dict[int, UserRow]:
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {row["id"]: UserRow(**row) for row in conn.all(SELECT_USERS_BY_IDS, {"ids": ids})}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -15,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from imflask_models.errors import StoreUnavailable
 
 STORE = "redis"
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -48,6 +51,7 @@ class RedisStore:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._client: redis.Redis | None = None
+        self._down_until = 0.0
 
     @property
     def client(self) -> redis.Redis:
@@ -59,6 +63,18 @@ class RedisStore:
                     self._pid = pid
         assert self._client is not None
         return self._client
+
+    # Optional uses of Redis (the cache, rate limits) skip it for a few seconds after
+    # a failure instead of paying a timeout on every request of an outage.
+    BREAK_SECONDS = 5.0
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def mark_down(self, error: Exception) -> None:
+        if self.available():
+            log.warning("redis unavailable, skipping it for %.0fs: %s", self.BREAK_SECONDS, error)
+        self._down_until = time.monotonic() + self.BREAK_SECONDS
 
     def key(self, *parts: str | int) -> str:
         """``<prefix>part:part``: the only way a key name is made (see ``keys.py``)."""

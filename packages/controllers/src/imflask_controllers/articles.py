@@ -1,0 +1,286 @@
+"""Use cases of articles: lists and the feed, one article, writing, favorites."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from imflask_controllers import profiles, slugs
+from imflask_controllers.context import Context
+from imflask_controllers.errors import Forbidden, NotFound
+from imflask_controllers.profiles import Profile
+from imflask_models.errors import DuplicateKey
+from imflask_models.mongo import comments as comments_collection
+from imflask_models.mysql import articles as articles_table
+from imflask_models.mysql import favorites, follows
+from imflask_models.mysql import tags as tags_table
+from imflask_models.mysql import users as users_table
+from imflask_models.mysql.articles import ArticleFilters, ArticleRow
+from imflask_models.mysql.database import SqlConnection
+from imflask_models.mysql.users import UserRow
+from imflask_models.redis import cache
+
+SLUG_ATTEMPTS = 6
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    title: str
+    description: str
+    body: str | None  # None in lists and the feed
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    favorited: bool
+    favorites_count: int
+    author: Profile
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    articles: list[Article]
+    total: int  # every article that matches, not just this page
+
+
+def list_articles(
+    ctx: Context,
+    *,
+    viewer: UserRow | None,
+    tag: str | None = None,
+    author: str | None = None,
+    favorited: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> ArticlePage:
+    """Newest first, filtered by tag, author and/or who favorited them."""
+    with ctx.stores.sql.connection() as conn:
+        filters = _resolve_filters(conn, tag=tag, author=author, favorited=favorited)
+        if filters is None:  # a filter names nothing that exists: nothing matches
+            return ArticlePage([], 0)
+        rows, total = articles_table.article_page(conn, filters, limit=limit, offset=offset)
+        return ArticlePage(_articles_of_rows(conn, rows, viewer), total)
+
+
+def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> ArticlePage:
+    """Articles by the authors the viewer follows, newest first."""
+    with ctx.stores.sql.connection() as conn:
+        filters = ArticleFilters(followed_by=viewer.id)
+        rows, total = articles_table.article_page(conn, filters, limit=limit, offset=offset)
+        return ArticlePage(_articles_of_rows(conn, rows, viewer), total)
+
+
+def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
+    public = _public_article(ctx, slug)
+    author = profiles.public_profile_by_id(ctx, public["author_id"])
+    if author is None:  # the author was deleted between the two reads
+        raise NotFound("article")
+    favorited = following = False
+    if viewer is not None:
+        with ctx.stores.sql.connection() as conn:
+            favorited = bool(favorites.favorited_among(conn, viewer.id, [public["id"]]))
+            following = bool(follows.followed_among(conn, viewer.id, [author["id"]]))
+    return Article(
+        slug=public["slug"],
+        title=public["title"],
+        description=public["description"],
+        body=public["body"],
+        tags=public["tags"],
+        created_at=datetime.fromisoformat(public["created_at"]),
+        updated_at=datetime.fromisoformat(public["updated_at"]),
+        favorited=favorited,
+        favorites_count=public["favorites_count"],
+        author=Profile(author["username"], author["bio"], author["image"], following),
+    )
+
+
+def create_article(
+    ctx: Context, *, author: UserRow, title: str, description: str, body: str, tags: Sequence[str]
+) -> Article:
+    """A new article with a unique slug made from its title."""
+    with ctx.stores.sql.transaction() as conn:
+        slug, article_id = _write_with_unique_slug(
+            slugs.slugify(title),
+            lambda candidate: articles_table.insert_article(
+                conn,
+                slug=candidate,
+                title=title,
+                description=description,
+                body=body,
+                author_id=author.id,
+            ),
+        )
+        tags_table.set_article_tags(conn, article_id, tags)
+    cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+    return get_article(ctx, slug=slug, viewer=author)
+
+
+def update_article(
+    ctx: Context,
+    *,
+    slug: str,
+    editor: UserRow,
+    title: str | None = None,
+    description: str | None = None,
+    body: str | None = None,
+    tags: Sequence[str] | None = None,
+) -> Article:
+    """Change the given fields; a new title gives a new slug. Only the author may."""
+    with ctx.stores.sql.transaction() as conn:
+        row = _own_article(conn, slug, editor, "updated")
+        retitled = title is not None and slugs.slugify(title) != slugs.slugify(row.title)
+        new_slug, _ = _write_with_unique_slug(
+            slugs.slugify(title) if retitled else row.slug,
+            lambda candidate: articles_table.update_article(
+                conn,
+                row.id,
+                slug=candidate,
+                title=row.title if title is None else title,
+                description=row.description if description is None else description,
+                body=(row.body or "") if body is None else body,
+            ),
+        )
+        if tags is not None:
+            tags_table.set_article_tags(conn, row.id, tags)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, new_slug)
+    if tags is not None:
+        cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+    return get_article(ctx, slug=new_slug, viewer=editor)
+
+
+def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
+    """Delete an article with its tags links, favorites and comments. Only the author may."""
+    with ctx.stores.sql.transaction() as conn:
+        row = _own_article(conn, slug, user, "deleted")
+        articles_table.delete_article(conn, row.id)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+    cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+    # After the commit: comments of a deleted article are unreachable even if this fails.
+    comments_collection.delete_comments_of_article(ctx.stores.mongo.db, row.id)
+
+
+def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
+    with ctx.stores.sql.connection() as conn:
+        row = _article(conn, slug)
+        favorites.favorite(conn, user_id=user.id, article_id=row.id)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+    return get_article(ctx, slug=slug, viewer=user)
+
+
+def unfavorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
+    with ctx.stores.sql.connection() as conn:
+        row = _article(conn, slug)
+        favorites.unfavorite(conn, user_id=user.id, article_id=row.id)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+    return get_article(ctx, slug=slug, viewer=user)
+
+
+def article_id_by_slug(ctx: Context, slug: str) -> int:
+    """The id of an existing article (for comments); ``NotFound`` otherwise."""
+    return _public_article(ctx, slug)["id"]
+
+
+def _public_article(ctx: Context, slug: str) -> dict:
+    """What every reader sees of one article, through the cache."""
+
+    def load() -> dict | None:
+        with ctx.stores.sql.connection() as conn:
+            row = articles_table.article_by_slug(conn, slug)
+            if row is None:
+                return None
+            return {
+                "id": row.id,
+                "slug": row.slug,
+                "title": row.title,
+                "description": row.description,
+                "body": row.body,
+                "tags": tags_table.tags_of_articles(conn, [row.id]).get(row.id, []),
+                "created_at": row.created_at.isoformat(),
+                "updated_at": row.updated_at.isoformat(),
+                "author_id": row.author_id,
+                "favorites_count": favorites.favorite_counts(conn, [row.id])[row.id],
+            }
+
+    public = cache.cached(ctx.stores.redis, cache.ARTICLE, slug, load, ttl=ctx.settings.cache_ttl)
+    if public is None:
+        raise NotFound("article")
+    return public
+
+
+def _article(conn: SqlConnection, slug: str) -> ArticleRow:
+    row = articles_table.article_by_slug(conn, slug)
+    if row is None:
+        raise NotFound("article")
+    return row
+
+
+def _own_article(conn: SqlConnection, slug: str, user: UserRow, verb: str) -> ArticleRow:
+    row = _article(conn, slug)
+    if row.author_id != user.id:
+        raise Forbidden("article", f"can only be {verb} by its author")
+    return row
+
+
+def _write_with_unique_slug(base: str, write: Callable[[str], T]) -> tuple[str, T]:
+    """Run ``write(slug)`` with ``base``, then suffixed variants while the slug is taken.
+
+    The unique index decides, so two writers racing for one title both succeed
+    with distinct slugs.
+    """
+    slug = base
+    for _ in range(SLUG_ATTEMPTS):
+        try:
+            return slug, write(slug)
+        except DuplicateKey as error:
+            if error.field != "slug":
+                raise
+            slug = slugs.with_suffix(base)
+    raise RuntimeError(f"no free slug for {base!r} after {SLUG_ATTEMPTS} attempts")
+
+
+def _resolve_filters(
+    conn: SqlConnection, *, tag: str | None, author: str | None, favorited: str | None
+) -> ArticleFilters | None:
+    filters = ArticleFilters()
+    if tag:
+        tag_id = tags_table.tag_id_by_name(conn, tag)
+        if tag_id is None:
+            return None
+        filters = dataclasses.replace(filters, tag_id=tag_id)
+    for name, username in (("author_id", author), ("favorited_by", favorited)):
+        if username:
+            user = users_table.user_by_username(conn, username)
+            if user is None:
+                return None
+            filters = dataclasses.replace(filters, **{name: user.id})
+    return filters
+
+
+def _articles_of_rows(
+    conn: SqlConnection, rows: list[ArticleRow], viewer: UserRow | None
+) -> list[Article]:
+    """Whole list items from page rows: tags, counts, authors and the viewer's flags."""
+    ids = [row.id for row in rows]
+    tags = tags_table.tags_of_articles(conn, ids)
+    counts = favorites.favorite_counts(conn, ids)
+    favorited = favorites.favorited_among(conn, viewer.id, ids) if viewer else set()
+    authors = profiles.profiles_of(conn, {row.author_id for row in rows}, viewer)
+    return [
+        Article(
+            slug=row.slug,
+            title=row.title,
+            description=row.description,
+            body=None,
+            tags=tags.get(row.id, []),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            favorited=row.id in favorited,
+            favorites_count=counts[row.id],
+            author=authors[row.author_id],
+        )
+        for row in rows
+    ]

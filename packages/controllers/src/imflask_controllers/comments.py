@@ -1,0 +1,60 @@
+"""Use cases of comments: they live in MongoDB, their authors in MySQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from imflask_controllers import profiles
+from imflask_controllers.articles import article_id_by_slug
+from imflask_controllers.context import Context
+from imflask_controllers.errors import Forbidden, NotFound
+from imflask_controllers.profiles import Profile
+from imflask_models.mongo import comments as comments_collection
+from imflask_models.mysql.users import UserRow
+
+MAX_COMMENTS = 1000  # per article and response; RealWorld lists have no paging here
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    author: Profile
+
+
+def list_comments(ctx: Context, *, slug: str, viewer: UserRow | None) -> list[Comment]:
+    """The article's comments, newest first."""
+    article_id = article_id_by_slug(ctx, slug)
+    docs = comments_collection.comments_of_article(
+        ctx.stores.mongo.db, article_id, limit=MAX_COMMENTS
+    )
+    with ctx.stores.sql.connection() as conn:
+        authors = profiles.profiles_of(conn, {doc.author_id for doc in docs}, viewer)
+    return [
+        Comment(doc.id, doc.body, doc.created_at, doc.updated_at, authors[doc.author_id])
+        for doc in docs
+        if doc.author_id in authors  # a deleted author's comments go with them
+    ]
+
+
+def add_comment(ctx: Context, *, slug: str, author: UserRow, body: str) -> Comment:
+    article_id = article_id_by_slug(ctx, slug)
+    doc = comments_collection.insert_comment(
+        ctx.stores.mongo.db, article_id=article_id, author_id=author.id, body=body
+    )
+    me = Profile(author.username, author.bio, author.image, following=False)
+    return Comment(doc.id, doc.body, doc.created_at, doc.updated_at, me)
+
+
+def delete_comment(ctx: Context, *, slug: str, comment_id: int, user: UserRow) -> None:
+    """Only the comment's author may delete it."""
+    article_id = article_id_by_slug(ctx, slug)
+    doc = comments_collection.comment_by_id(ctx.stores.mongo.db, comment_id)
+    if doc is None or doc.article_id != article_id:
+        raise NotFound("comment")
+    if doc.author_id != user.id:
+        raise Forbidden("comment", "can only be deleted by its author")
+    comments_collection.delete_comment(ctx.stores.mongo.db, comment_id)

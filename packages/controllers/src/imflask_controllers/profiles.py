@@ -1,0 +1,103 @@
+"""Use cases of profiles: read one, follow and unfollow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from imflask_controllers.context import Context
+from imflask_controllers.errors import Invalid, NotFound
+from imflask_models.mysql import follows
+from imflask_models.mysql import users as users_table
+from imflask_models.mysql.database import SqlConnection
+from imflask_models.mysql.users import UserRow
+from imflask_models.redis import cache
+
+
+@dataclass(frozen=True)
+class Profile:
+    username: str
+    bio: str | None
+    image: str | None
+    following: bool
+
+
+def get_profile(ctx: Context, *, username: str, viewer: UserRow | None) -> Profile:
+    public = public_profile_by_username(ctx, username)
+    if public is None:
+        raise NotFound("profile")
+    following = False
+    if viewer is not None and viewer.id != public["id"]:
+        with ctx.stores.sql.connection() as conn:
+            following = bool(follows.followed_among(conn, viewer.id, [public["id"]]))
+    return _profile(public, following)
+
+
+def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
+    target = _target(ctx, username)
+    if target.id == follower.id:
+        raise Invalid("username", "is you; you cannot follow yourself")
+    with ctx.stores.sql.connection() as conn:
+        follows.follow(conn, follower_id=follower.id, followed_id=target.id)
+    return _profile(_public(target), True)
+
+
+def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
+    target = _target(ctx, username)
+    with ctx.stores.sql.connection() as conn:
+        follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
+    return _profile(_public(target), False)
+
+
+def public_profile_by_id(ctx: Context, user_id: int) -> dict | None:
+    """``{"id", "username", "bio", "image"}`` through the cache."""
+
+    def load() -> dict | None:
+        with ctx.stores.sql.connection() as conn:
+            user = users_table.user_by_id(conn, user_id)
+        return None if user is None else _public(user)
+
+    return cache.cached(ctx.stores.redis, cache.PROFILE, user_id, load, ttl=ctx.settings.cache_ttl)
+
+
+def public_profile_by_username(ctx: Context, username: str) -> dict | None:
+    def load() -> int | None:
+        with ctx.stores.sql.connection() as conn:
+            user = users_table.user_by_username(conn, username)
+        return None if user is None else user.id
+
+    user_id = cache.cached(
+        ctx.stores.redis, cache.USER_ID, username, load, ttl=ctx.settings.cache_ttl
+    )
+    return None if user_id is None else public_profile_by_id(ctx, user_id)
+
+
+def forget_profile(ctx: Context, user_id: int, *usernames: str) -> None:
+    """Invalidate the cached profile after a user changed (and their old and new names)."""
+    cache.invalidate(ctx.stores.redis, cache.PROFILE, user_id)
+    cache.invalidate(ctx.stores.redis, cache.USER_ID, *usernames)
+
+
+def profiles_of(
+    conn: SqlConnection, user_ids: Iterable[int], viewer: UserRow | None
+) -> dict[int, Profile]:
+    """Profiles of many users at once, with ``following`` for the viewer (two queries)."""
+    users = users_table.users_by_ids(conn, user_ids)
+    followed = follows.followed_among(conn, viewer.id, users) if viewer else set()
+    return {uid: _profile(_public(user), uid in followed) for uid, user in users.items()}
+
+
+def _target(ctx: Context, username: str) -> UserRow:
+    with ctx.stores.sql.connection() as conn:
+        target = users_table.user_by_username(conn, username)
+    if target is None:
+        raise NotFound("profile")
+    return target
+
+
+def _public(user: UserRow) -> dict:
+    return {"id": user.id, "username": user.username, "bio": user.bio, "image": user.image}
+
+
+def _profile(public: dict, following: bool) -> Profile:
+    return Profile(public["username"], public["bio"], public["image"], following)

@@ -1,0 +1,85 @@
+"""The auth extras: refresh tokens with rotation and reuse detection, and logout.
+
+The RealWorld access token stays a short-lived JWT; a refresh token (an opaque
+random string, kept only as a hash in Redis) lets a browser get a new one.
+Each refresh token works once; presenting a used one revokes its family.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from imflask_controllers import users
+from imflask_controllers.context import Context
+from imflask_controllers.errors import Unauthenticated
+from imflask_controllers.tokens import AccessClaims
+from imflask_controllers.users import AuthenticatedUser
+from imflask_core.errors import StoreUnavailable
+from imflask_models.mysql import users as users_table
+from imflask_models.redis import auth_tokens
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    user: AuthenticatedUser
+    refresh_token: str
+
+
+def start_session(ctx: Context, user_id: int) -> str | None:
+    """A refresh token for a new login; None (and a warning) if Redis is down."""
+    try:
+        return _issue(ctx, user_id, family=uuid.uuid4().hex)
+    except StoreUnavailable as error:
+        log.warning("no refresh token issued: %s", error)
+        return None
+
+
+def refresh(ctx: Context, *, refresh_token: str) -> Refreshed:
+    """Trade a refresh token for a new access token and a new refresh token."""
+    record = auth_tokens.use_refresh_token(ctx.stores.redis, refresh_token)
+    if record is None:
+        raise Unauthenticated("refresh token", "is invalid or expired")
+    ttl = ctx.settings.refresh_token_ttl
+    if not record.first_use:
+        auth_tokens.revoke_refresh_family(ctx.stores.redis, record.family, ttl=ttl)
+        log.warning("refresh token reused; family %s revoked", record.family)
+        raise Unauthenticated("refresh token", "was already used; sign in again")
+    if auth_tokens.refresh_family_revoked(ctx.stores.redis, record.family):
+        raise Unauthenticated("refresh token", "was revoked; sign in again")
+    with ctx.stores.sql.connection() as conn:
+        user = users_table.user_by_id(conn, record.user_id)
+    if user is None:
+        raise Unauthenticated("refresh token", "belongs to no user")
+    return Refreshed(
+        user=users.with_new_access_token(ctx, user),
+        refresh_token=_issue(ctx, user.id, family=record.family),
+    )
+
+
+def log_out(ctx: Context, *, access: AccessClaims | None, refresh_token: str | None) -> None:
+    """Revoke the access token until it expires, and the refresh token's whole family."""
+    if access is not None:
+        seconds_left = int((access.expires_at - datetime.now(UTC)).total_seconds()) + 1
+        auth_tokens.revoke_access_token(
+            ctx.stores.redis, access.token_id, seconds_left=seconds_left
+        )
+    if refresh_token:
+        family = auth_tokens.refresh_token_family(ctx.stores.redis, refresh_token)
+        if family is not None:
+            auth_tokens.revoke_refresh_family(
+                ctx.stores.redis, family, ttl=ctx.settings.refresh_token_ttl
+            )
+
+
+def _issue(ctx: Context, user_id: int, *, family: str) -> str:
+    token = secrets.token_urlsafe(32)
+    auth_tokens.save_refresh_token(
+        ctx.stores.redis, token, user_id=user_id, family=family, ttl=ctx.settings.refresh_token_ttl
+    )
+    return token

@@ -1,0 +1,145 @@
+"""The ``articles`` table: the rows, the newest-first pages and their counts.
+
+Pages use a deferred join: the inner query walks an index to the page's ids
+(``LIMIT … OFFSET …`` over index entries only), the outer one fetches just
+those rows with their authors. That keeps a deep offset as cheap as the first
+page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from imflask_models.mysql.database import SqlConnection
+from imflask_models.mysql.dialect import utcnow
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    id: int
+    slug: str
+    title: str
+    description: str
+    body: str | None  # None in lists, which leave the body out
+    author_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ArticleFilters:
+    """The list's filters, already resolved to ids (None: not filtered on)."""
+
+    tag_id: int | None = None
+    author_id: int | None = None
+    favorited_by: int | None = None
+    followed_by: int | None = None  # the feed: articles by authors this user follows
+
+
+INSERT_ARTICLE = """
+INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)
+VALUES (%(slug)s, %(title)s, %(description)s, %(body)s, %(author_id)s, %(now)s, %(now)s)
+"""
+SELECT_ARTICLE_BY_SLUG = """
+SELECT id, slug, title, description, body, author_id, created_at, updated_at
+FROM articles WHERE slug = %(slug)s
+"""
+UPDATE_ARTICLE = """
+UPDATE articles
+SET slug = %(slug)s, title = %(title)s, description = %(description)s, body = %(body)s,
+    updated_at = %(now)s
+WHERE id = %(id)s
+"""
+DELETE_ARTICLE = "DELETE FROM articles WHERE id = %(id)s"
+SELECT_PAGE_ROWS = """
+SELECT a.id, a.slug, a.title, a.description, NULL AS body, a.author_id,
+       a.created_at, a.updated_at
+FROM articles a
+WHERE a.id IN %(ids)s
+ORDER BY a.created_at DESC, a.id DESC
+"""
+
+# The list's building blocks; a query is assembled from these constants only,
+# never from input, and every value is a bound parameter.
+_FILTER_JOINS = {
+    "tag_id": "JOIN article_tags at ON at.article_id = a.id AND at.tag_id = %(tag_id)s",
+    "favorited_by": "JOIN favorites f ON f.article_id = a.id AND f.user_id = %(favorited_by)s",
+    "followed_by": (
+        "JOIN follows fo ON fo.followed_id = a.author_id AND fo.follower_id = %(followed_by)s"
+    ),
+}
+_FILTER_WHERE = {"author_id": "a.author_id = %(author_id)s"}
+
+
+@cache
+def _list_queries(filters: frozenset[str]) -> tuple[str, str]:
+    joins = " ".join(_FILTER_JOINS[name] for name in sorted(filters & _FILTER_JOINS.keys()))
+    wheres = [_FILTER_WHERE[name] for name in sorted(filters & _FILTER_WHERE.keys())]
+    where = f"WHERE {' AND '.join(wheres)}" if wheres else ""
+    page = (
+        f"SELECT a.id FROM articles a {joins} {where} "  # noqa: S608 - constant fragments
+        "ORDER BY a.created_at DESC, a.id DESC LIMIT %(limit)s OFFSET %(offset)s"
+    )
+    count = f"SELECT COUNT(*) AS total FROM articles a {joins} {where}"  # noqa: S608
+    return page, count
+
+
+def insert_article(
+    conn: SqlConnection, *, slug: str, title: str, description: str, body: str, author_id: int
+) -> int:
+    """Insert and return the id; ``DuplicateKey("slug")`` when the slug is taken."""
+    result = conn.execute(
+        INSERT_ARTICLE,
+        {
+            "slug": slug,
+            "title": title,
+            "description": description,
+            "body": body,
+            "author_id": author_id,
+            "now": utcnow(),
+        },
+    )
+    assert result.lastrowid is not None
+    return result.lastrowid
+
+
+def article_by_slug(conn: SqlConnection, slug: str) -> ArticleRow | None:
+    row = conn.one(SELECT_ARTICLE_BY_SLUG, {"slug": slug})
+    return None if row is None else ArticleRow(**row)
+
+
+def update_article(
+    conn: SqlConnection, article_id: int, *, slug: str, title: str, description: str, body: str
+) -> None:
+    conn.execute(
+        UPDATE_ARTICLE,
+        {
+            "id": article_id,
+            "slug": slug,
+            "title": title,
+            "description": description,
+            "body": body,
+            "now": utcnow(),
+        },
+    )
+
+
+def delete_article(conn: SqlConnection, article_id: int) -> None:
+    """Delete the row; its tags links and favorites go with it (ON DELETE CASCADE)."""
+    conn.execute(DELETE_ARTICLE, {"id": article_id})
+
+
+def article_page(
+    conn: SqlConnection, filters: ArticleFilters, *, limit: int, offset: int
+) -> tuple[list[ArticleRow], int]:
+    """One page of articles, newest first, without bodies, and the total that match."""
+    active = {name: value for name, value in vars(filters).items() if value is not None}
+    page_query, count_query = _list_queries(frozenset(active))
+    ids = [row["id"] for row in conn.all(page_query, {**active, "limit": limit, "offset": offset})]
+    total = conn.scalar(count_query, active)
+    if not ids:
+        return [], total
+    rows = conn.all(SELECT_PAGE_ROWS, {"ids": ids})
+    return [ArticleRow(**row) for row in rows], total

@@ -1,0 +1,63 @@
+"""The ``tags`` and ``article_tags`` tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from imflask_models.mysql.database import SqlConnection
+
+INSERT_TAG = "INSERT IGNORE INTO tags (name) VALUES (%(name)s)"
+SELECT_TAG_IDS = "SELECT id, name FROM tags WHERE name IN %(names)s"
+INSERT_ARTICLE_TAG = """
+INSERT IGNORE INTO article_tags (article_id, tag_id) VALUES (%(article_id)s, %(tag_id)s)
+"""
+DELETE_ARTICLE_TAGS = "DELETE FROM article_tags WHERE article_id = %(article_id)s"
+SELECT_TAGS_OF_ARTICLES = """
+SELECT at.article_id, t.name
+FROM article_tags at JOIN tags t ON t.id = at.tag_id
+WHERE at.article_id IN %(article_ids)s
+ORDER BY t.name
+"""
+SELECT_POPULAR_TAGS = """
+SELECT t.name, COUNT(*) AS uses
+FROM article_tags at JOIN tags t ON t.id = at.tag_id
+GROUP BY t.id, t.name
+ORDER BY uses DESC, t.name
+LIMIT %(limit)s
+"""
+
+
+def set_article_tags(conn: SqlConnection, article_id: int, names: Iterable[str]) -> None:
+    """Replace an article's tags; new tag names are created (race-safe: INSERT IGNORE)."""
+    names = sorted(set(names))
+    conn.execute(DELETE_ARTICLE_TAGS, {"article_id": article_id})
+    if not names:
+        return
+    conn.execute_many(INSERT_TAG, [{"name": name} for name in names])
+    tag_ids = [row["id"] for row in conn.all(SELECT_TAG_IDS, {"names": names})]
+    conn.execute_many(
+        INSERT_ARTICLE_TAG, [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids]
+    )
+
+
+def tags_of_articles(conn: SqlConnection, article_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each article's tag names, sorted alphabetically."""
+    article_ids = sorted(set(article_ids))
+    tags: dict[int, list[str]] = defaultdict(list)
+    if article_ids:
+        for row in conn.all(SELECT_TAGS_OF_ARTICLES, {"article_ids": article_ids}):
+            tags[row["article_id"]].append(row["name"])
+    return tags
+
+
+def popular_tags(conn: SqlConnection, limit: int) -> list[str]:
+    """Tags in use, most used first."""
+    return [row["name"] for row in conn.all(SELECT_POPULAR_TAGS, {"limit": limit})]
+
+
+SELECT_TAG_ID = "SELECT id FROM tags WHERE name = %(name)s"
+
+
+def tag_id_by_name(conn: SqlConnection, name: str) -> int | None:
+    return conn.scalar(SELECT_TAG_ID, {"name": name})

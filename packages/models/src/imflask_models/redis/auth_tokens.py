@@ -1,0 +1,80 @@
+"""Token state in Redis: revoked access tokens and single-use refresh tokens.
+
+Refresh tokens are stored by their SHA-256, never as issued. Each belongs to a
+family (one login); presenting a token that was already used revokes the
+whole family, since one of the two presenters stole it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from imflask_models.redis.client import RedisStore, unavailable_on_failure
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    user_id: int
+    family: str
+    first_use: bool  # False: it had been used before (reuse)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@unavailable_on_failure
+def revoke_access_token(store: RedisStore, token_id: str, *, seconds_left: int) -> None:
+    if seconds_left > 0:
+        store.client.set(store.key("revoked", token_id), "1", ex=seconds_left)
+
+
+@unavailable_on_failure
+def access_token_revoked(store: RedisStore, token_id: str) -> bool:
+    return store.client.exists(store.key("revoked", token_id)) == 1
+
+
+@unavailable_on_failure
+def save_refresh_token(
+    store: RedisStore, token: str, *, user_id: int, family: str, ttl: int
+) -> None:
+    key = store.key("refresh", _digest(token))
+    pipe = store.client.pipeline(transaction=True)
+    pipe.hset(key, mapping={"user_id": user_id, "family": family})
+    pipe.expire(key, ttl)
+    pipe.execute()
+
+
+# Read a refresh token and mark it used in one atomic step.
+USE_REFRESH_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local first_use = redis.call('HSETNX', KEYS[1], 'used', '1')
+return {redis.call('HGET', KEYS[1], 'user_id'), redis.call('HGET', KEYS[1], 'family'), first_use}
+"""
+
+
+@unavailable_on_failure
+def use_refresh_token(store: RedisStore, token: str) -> RefreshRecord | None:
+    """Mark the token used; None if it is unknown or expired."""
+    use = store.client.register_script(USE_REFRESH_SCRIPT)
+    found = use(keys=[store.key("refresh", _digest(token))])
+    if not found:
+        return None
+    user_id, family, first_use = found
+    return RefreshRecord(int(user_id), family, bool(first_use))
+
+
+@unavailable_on_failure
+def revoke_refresh_family(store: RedisStore, family: str, *, ttl: int) -> None:
+    store.client.set(store.key("refresh-family-revoked", family), "1", ex=ttl)
+
+
+@unavailable_on_failure
+def refresh_family_revoked(store: RedisStore, family: str) -> bool:
+    return store.client.exists(store.key("refresh-family-revoked", family)) == 1
+
+
+@unavailable_on_failure
+def refresh_token_family(store: RedisStore, token: str) -> str | None:
+    return store.client.hget(store.key("refresh", _digest(token)), "family")

@@ -1,0 +1,85 @@
+"""Cache-aside over Redis with generation counters, degrading to the loader.
+
+A family's value for one id lives under ``cache:<family>:<id>:<generation>``;
+writers bump ``gen:<family>:<id>`` after their change is committed. A reader
+that raced a writer can only store what it read under the old generation,
+which no later reader looks at, so a read after a write never sees the old
+value. If Redis does not answer, reads go to the loader and nothing fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from imflask_models.redis.client import RedisStore
+
+log = logging.getLogger(__name__)
+
+GENERATION_TTL = 7 * 24 * 3600  # far longer than any value's TTL
+
+
+@dataclass(frozen=True)
+class CacheFamily:
+    name: str
+
+    def generation_key(self, store: RedisStore, ident: str | int) -> str:
+        return store.key("gen", self.name, ident)
+
+    def value_key(self, store: RedisStore, ident: str | int, generation: str) -> str:
+        return store.key("cache", self.name, ident, generation)
+
+
+ARTICLE = CacheFamily("article")  # the public part of one article, by slug
+PROFILE = CacheFamily("profile")  # a user's public profile, by user id
+USER_ID = CacheFamily("user-id")  # a username's user id
+TAGS = CacheFamily("tags")  # the popular tags list, one id: "popular"
+
+
+def cached(
+    store: RedisStore,
+    family: CacheFamily,
+    ident: str | int,
+    load: Callable[[], Any],
+    *,
+    ttl: int,
+) -> Any:
+    """The cached value, or ``load()``'s (stored unless it is None)."""
+    if not store.available():
+        return load()
+    try:
+        generation = store.client.get(family.generation_key(store, ident)) or "0"
+        key = family.value_key(store, ident, generation)
+        raw = store.client.get(key)
+    except RedisError as error:
+        store.mark_down(error)
+        return load()
+    if raw is not None:
+        return json.loads(raw)
+    value = load()
+    if value is not None:
+        try:
+            store.client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl)
+        except RedisError as error:
+            store.mark_down(error)
+    return value
+
+
+def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> None:
+    """Make every cached value of these ids unreachable; call after the commit."""
+    if not idents or not store.available():
+        return
+    try:
+        pipe = store.client.pipeline(transaction=False)
+        for ident in set(idents):
+            key = family.generation_key(store, ident)
+            pipe.incr(key)
+            pipe.expire(key, GENERATION_TTL)
+        pipe.execute()
+    except RedisError as error:
+        store.mark_down(error)
