@@ -18,7 +18,7 @@ from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import favorites, follows
 from imflask_models.mysql import tags as tags_table
 from imflask_models.mysql import users as users_table
-from imflask_models.mysql.articles import ArticleFilters, ArticleRow
+from imflask_models.mysql.articles import ArticleFilters, ArticleRow, ListedArticle
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
 from imflask_models.redis import cache
@@ -261,14 +261,15 @@ def _resolve_filters(
 
 
 def _articles_of_rows(
-    conn: SqlConnection, rows: list[ArticleRow], viewer: UserRow | None
+    conn: SqlConnection, rows: list[ListedArticle], viewer: UserRow | None
 ) -> list[Article]:
-    """Whole list items from page rows: tags, counts, authors and the viewer's flags."""
+    """Whole list items from page rows: tags and the viewer's flags (one query each)."""
     ids = [row.id for row in rows]
     tags = tags_table.tags_of_articles(conn, ids)
-    counts = favorites.favorite_counts(conn, ids)
-    favorited = favorites.favorited_among(conn, viewer.id, ids) if viewer else set()
-    authors = profiles.profiles_of(conn, {row.author_id for row in rows}, viewer)
+    favorited = followed = set()
+    if viewer is not None and rows:
+        favorited = favorites.favorited_among(conn, viewer.id, ids)
+        followed = follows.followed_among(conn, viewer.id, {row.author_id for row in rows})
     return [
         Article(
             slug=row.slug,
@@ -279,8 +280,10 @@ def _articles_of_rows(
             created_at=row.created_at,
             updated_at=row.updated_at,
             favorited=row.id in favorited,
-            favorites_count=counts[row.id],
-            author=authors[row.author_id],
+            favorites_count=row.favorites_count,
+            author=Profile(
+                row.author_username, row.author_bio, row.author_image, row.author_id in followed
+            ),
         )
         for row in rows
     ]

@@ -61,30 +61,31 @@ def public_profile_by_id(ctx: Context, user_id: int) -> dict | None:
 
 
 def public_profile_by_username(ctx: Context, username: str) -> dict | None:
-    def load() -> int | None:
+    """The same, looked up by username."""
+
+    def load() -> dict | None:
         with ctx.stores.sql.connection() as conn:
             user = users_table.user_by_username(conn, username)
-        return None if user is None else user.id
+        return None if user is None else _public(user)
 
-    user_id = cache.cached(
-        ctx.stores.redis, cache.USER_ID, username, load, ttl=ctx.settings.cache_ttl
+    return cache.cached(
+        ctx.stores.redis, cache.PROFILE_BY_NAME, username, load, ttl=ctx.settings.cache_ttl
     )
-    return None if user_id is None else public_profile_by_id(ctx, user_id)
 
 
 def forget_profile(ctx: Context, user_id: int, *usernames: str) -> None:
-    """Invalidate the cached profile after a user changed (and their old and new names)."""
+    """Invalidate the cached profile after a user changed (under their old and new names)."""
     cache.invalidate(ctx.stores.redis, cache.PROFILE, user_id)
-    cache.invalidate(ctx.stores.redis, cache.USER_ID, *usernames)
+    cache.invalidate(ctx.stores.redis, cache.PROFILE_BY_NAME, *usernames)
 
 
 def profiles_of(
     conn: SqlConnection, user_ids: Iterable[int], viewer: UserRow | None
 ) -> dict[int, Profile]:
     """Profiles of many users at once, with ``following`` for the viewer (two queries)."""
-    users = users_table.users_by_ids(conn, user_ids)
-    followed = follows.followed_among(conn, viewer.id, users) if viewer else set()
-    return {uid: _profile(_public(user), uid in followed) for uid, user in users.items()}
+    public = users_table.public_profiles_by_ids(conn, user_ids)
+    followed = follows.followed_among(conn, viewer.id, public) if viewer else set()
+    return {uid: _profile(p, uid in followed) for uid, p in public.items()}
 
 
 def _target(ctx: Context, username: str) -> UserRow:

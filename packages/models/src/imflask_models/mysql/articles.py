@@ -29,6 +29,23 @@ class ArticleRow:
 
 
 @dataclass(frozen=True)
+class ListedArticle:
+    """A list item: the article without its body, its author and its favorites count."""
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    author_id: int
+    created_at: datetime
+    updated_at: datetime
+    author_username: str
+    author_bio: str | None
+    author_image: str | None
+    favorites_count: int
+
+
+@dataclass(frozen=True)
 class ArticleFilters:
     """The list's filters, already resolved to ids (None: not filtered on)."""
 
@@ -53,13 +70,6 @@ SET slug = %(slug)s, title = %(title)s, description = %(description)s, body = %(
 WHERE id = %(id)s
 """
 DELETE_ARTICLE = "DELETE FROM articles WHERE id = %(id)s"
-SELECT_PAGE_ROWS = """
-SELECT a.id, a.slug, a.title, a.description, NULL AS body, a.author_id,
-       a.created_at, a.updated_at
-FROM articles a
-WHERE a.id IN %(ids)s
-ORDER BY a.created_at DESC, a.id DESC
-"""
 
 # The list's building blocks; a query is assembled from these constants only,
 # never from input, and every value is a bound parameter.
@@ -78,10 +88,18 @@ def _list_queries(filters: frozenset[str]) -> tuple[str, str]:
     joins = " ".join(_FILTER_JOINS[name] for name in sorted(filters & _FILTER_JOINS.keys()))
     wheres = [_FILTER_WHERE[name] for name in sorted(filters & _FILTER_WHERE.keys())]
     where = f"WHERE {' AND '.join(wheres)}" if wheres else ""
-    page = (
-        f"SELECT a.id FROM articles a {joins} {where} "  # noqa: S608 - constant fragments
-        "ORDER BY a.created_at DESC, a.id DESC LIMIT %(limit)s OFFSET %(offset)s"
-    )
+    page = f"""
+SELECT a.id, a.slug, a.title, a.description, a.author_id, a.created_at, a.updated_at,
+       u.username AS author_username, u.bio AS author_bio, u.image AS author_image,
+       (SELECT COUNT(*) FROM favorites fc WHERE fc.article_id = a.id) AS favorites_count
+FROM (
+    SELECT a.id FROM articles a {joins} {where}
+    ORDER BY a.created_at DESC, a.id DESC LIMIT %(limit)s OFFSET %(offset)s
+) page
+JOIN articles a ON a.id = page.id
+JOIN users u ON u.id = a.author_id
+ORDER BY a.created_at DESC, a.id DESC
+"""  # noqa: S608 - assembled from the constant fragments above
     count = f"SELECT COUNT(*) AS total FROM articles a {joins} {where}"  # noqa: S608
     return page, count
 
@@ -133,13 +151,28 @@ def delete_article(conn: SqlConnection, article_id: int) -> None:
 
 def article_page(
     conn: SqlConnection, filters: ArticleFilters, *, limit: int, offset: int
-) -> tuple[list[ArticleRow], int]:
+) -> tuple[list[ListedArticle], int]:
     """One page of articles, newest first, without bodies, and the total that match."""
     active = {name: value for name, value in vars(filters).items() if value is not None}
     page_query, count_query = _list_queries(frozenset(active))
-    ids = [row["id"] for row in conn.all(page_query, {**active, "limit": limit, "offset": offset})]
+    rows = conn.all(page_query, {**active, "limit": limit, "offset": offset})
     total = conn.scalar(count_query, active)
-    if not ids:
-        return [], total
-    rows = conn.all(SELECT_PAGE_ROWS, {"ids": ids})
-    return [ArticleRow(**row) for row in rows], total
+    return [ListedArticle(**row) for row in rows], total
+
+
+INSERT_ARTICLE_SEEDED = """
+INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)
+VALUES (%(slug)s, %(title)s, %(description)s, %(body)s, %(author_id)s,
+        %(created_at)s, %(created_at)s)
+"""
+SELECT_IDS_BY_SLUGS = "SELECT id, slug FROM articles WHERE slug IN %(slugs)s"
+
+
+def insert_articles(conn: SqlConnection, rows: list[dict]) -> dict[str, int]:
+    """Bulk insert (seeding): rows of slug, title, description, body, author_id, created_at.
+
+    Returns each slug's id.
+    """
+    conn.execute_many(INSERT_ARTICLE_SEEDED, rows)
+    found = conn.all(SELECT_IDS_BY_SLUGS, {"slugs": [row["slug"] for row in rows]})
+    return {row["slug"]: row["id"] for row in found}

@@ -54,3 +54,11 @@ def favorited_among(conn: SqlConnection, user_id: int, article_ids: Iterable[int
         return set()
     rows = conn.all(SELECT_FAVORITED_AMONG, {"user_id": user_id, "article_ids": article_ids})
     return {row["article_id"] for row in rows}
+
+
+def favorite_many(conn: SqlConnection, pairs: list[tuple[int, int]]) -> None:
+    """Bulk insert (seeding) of (user_id, article_id) pairs."""
+    now = utcnow()
+    conn.execute_many(
+        INSERT_FAVORITE, [{"user_id": u, "article_id": a, "now": now} for u, a in pairs]
+    )

@@ -38,3 +38,11 @@ def followed_among(conn: SqlConnection, follower_id: int, candidates: Iterable[i
         return set()
     rows = conn.all(SELECT_FOLLOWED_AMONG, {"follower_id": follower_id, "candidates": candidates})
     return {row["followed_id"] for row in rows}
+
+
+def follow_many(conn: SqlConnection, pairs: list[tuple[int, int]]) -> None:
+    """Bulk insert (seeding) of (follower_id, followed_id) pairs."""
+    now = utcnow()
+    conn.execute_many(
+        INSERT_FOLLOW, [{"follower_id": a, "followed_id": b, "now": now} for a, b in pairs]
+    )

@@ -61,3 +61,15 @@ SELECT_TAG_ID = "SELECT id FROM tags WHERE name = %(name)s"
 
 def tag_id_by_name(conn: SqlConnection, name: str) -> int | None:
     return conn.scalar(SELECT_TAG_ID, {"name": name})
+
+
+def insert_tags(conn: SqlConnection, names: Iterable[str]) -> dict[str, int]:
+    """Create the tags that do not exist yet; return every name's id."""
+    names = sorted(set(names))
+    conn.execute_many(INSERT_TAG, [{"name": name} for name in names])
+    return {row["name"]: row["id"] for row in conn.all(SELECT_TAG_IDS, {"names": names})}
+
+
+def link_tags(conn: SqlConnection, links: list[tuple[int, int]]) -> None:
+    """Bulk insert (seeding) of (article_id, tag_id) pairs."""
+    conn.execute_many(INSERT_ARTICLE_TAG, [{"article_id": a, "tag_id": t} for a, t in links])

@@ -90,14 +90,29 @@ def _row(row: dict | None) -> UserRow | None:
     return None if row is None else UserRow(**row)
 
 
-SELECT_USERS_BY_IDS = """
-SELECT id, username, email, password_hash, bio, image, created_at, updated_at
-FROM users WHERE id IN %(ids)s
-"""
+SELECT_PUBLIC_PROFILES = "SELECT id, username, bio, image FROM users WHERE id IN %(ids)s"
 
 
-def users_by_ids(conn: SqlConnection, ids: Iterable[int]) -> dict[int, UserRow]:
+def public_profiles_by_ids(conn: SqlConnection, ids: Iterable[int]) -> dict[int, dict]:
+    """``{id: {"id", "username", "bio", "image"}}``: what anyone may see of these users."""
     ids = sorted(set(ids))
     if not ids:
         return {}
-    return {row["id"]: UserRow(**row) for row in conn.all(SELECT_USERS_BY_IDS, {"ids": ids})}
+    return {row["id"]: row for row in conn.all(SELECT_PUBLIC_PROFILES, {"ids": ids})}
+
+
+INSERT_USER_SEEDED = """
+INSERT INTO users (username, email, password_hash, bio, image, created_at, updated_at)
+VALUES (%(username)s, %(email)s, %(password_hash)s, %(bio)s, %(image)s, %(now)s, %(now)s)
+"""
+SELECT_IDS_BY_USERNAMES = "SELECT id, username FROM users WHERE username IN %(usernames)s"
+
+
+def insert_users(conn: SqlConnection, rows: list[dict]) -> dict[str, int]:
+    """Bulk insert (seeding): rows of username, email, password_hash, bio, image, now.
+
+    Returns each username's id.
+    """
+    conn.execute_many(INSERT_USER_SEEDED, rows)
+    found = conn.all(SELECT_IDS_BY_USERNAMES, {"usernames": [row["username"] for row in rows]})
+    return {row["username"]: row["id"] for row in found}

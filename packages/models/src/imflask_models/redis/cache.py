@@ -1,10 +1,12 @@
 """Cache-aside over Redis with generation counters, degrading to the loader.
 
-A family's value for one id lives under ``cache:<family>:<id>:<generation>``;
-writers bump ``gen:<family>:<id>`` after their change is committed. A reader
-that raced a writer can only store what it read under the old generation,
-which no later reader looks at, so a read after a write never sees the old
-value. If Redis does not answer, reads go to the loader and nothing fails.
+A value is stored as ``{"g": generation, "v": value}`` under
+``cache:<family>:<id>``; writers bump ``gen:<family>:<id>`` after their change
+is committed. A reader fetches both keys in one MGET and trusts the value only
+if its generation is the current one. A reader that raced a writer can only
+store what it read under the old generation, which the next reader refuses,
+so a read after a write never sees the old value. If Redis does not answer,
+reads go to the loader and nothing fails.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ class CacheFamily:
     def generation_key(self, store: RedisStore, ident: str | int) -> str:
         return store.key("gen", self.name, ident)
 
-    def value_key(self, store: RedisStore, ident: str | int, generation: str) -> str:
-        return store.key("cache", self.name, ident, generation)
+    def value_key(self, store: RedisStore, ident: str | int) -> str:
+        return store.key("cache", self.name, ident)
 
 
 ARTICLE = CacheFamily("article")  # the public part of one article, by slug
 PROFILE = CacheFamily("profile")  # a user's public profile, by user id
-USER_ID = CacheFamily("user-id")  # a username's user id
+PROFILE_BY_NAME = CacheFamily("profile-by-name")  # the same, by username
 TAGS = CacheFamily("tags")  # the popular tags list, one id: "popular"
 
 
@@ -52,26 +54,29 @@ def cached(
     """The cached value, or ``load()``'s (stored unless it is None)."""
     if not store.available():
         return load()
+    key = family.value_key(store, ident)
     try:
-        generation = store.client.get(family.generation_key(store, ident)) or "0"
-        key = family.value_key(store, ident, generation)
-        raw = store.client.get(key)
+        generation, raw = store.client.mget(family.generation_key(store, ident), key)
     except RedisError as error:
         store.mark_down(error)
         return load()
+    generation = int(generation or 0)
     if raw is not None:
-        return json.loads(raw)
+        entry = json.loads(raw)
+        if entry["g"] == generation:
+            return entry["v"]
     value = load()
     if value is not None:
         try:
-            store.client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl)
+            entry = json.dumps({"g": generation, "v": value}, separators=(",", ":"))
+            store.client.set(key, entry, ex=ttl)
         except RedisError as error:
             store.mark_down(error)
     return value
 
 
 def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> None:
-    """Make every cached value of these ids unreachable; call after the commit."""
+    """Make every cached value of these ids stale; call after the commit."""
     if not idents or not store.available():
         return
     try:

@@ -1,0 +1,283 @@
+"""Load-test IMFlask's read endpoints and login next to a minimal Flask app.
+
+    uv run --group bench python bench/run.py --store sqlite
+    uv run --group bench python bench/run.py --store mysql --server gunicorn granian
+
+Seeds a data set through the models (default 1,000 users, 10,000 articles, 3
+tags each, 20 follows and 30 favorites per user) into fresh stores, serves
+the app and a "hello" app with the same server settings (4 sync gunicorn
+workers, or 4 granian workers), drives each endpoint with wrk (-t2 -c32) and
+prints requests/s, p50/p99, non-2xx responses, the ratio to hello, and the
+resident memory per worker. Everything runs on this machine, against
+127.0.0.1 only; wrk and the servers share its cores, so compare ratios from
+one run rather than absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pymysql
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+MYSQL_SERVER = "mysql://root@127.0.0.1:3306"
+REDIS_SERVER = "redis://127.0.0.1:6379/0"
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", choices=["sqlite", "mysql"], default="sqlite")
+    parser.add_argument(
+        "--server", nargs="+", choices=["gunicorn", "granian"], default=["gunicorn"]
+    )
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+
+    run_id = uuid.uuid4().hex[:8]
+    workdir = Path(tempfile.mkdtemp(prefix="imflask-bench-"))
+    env = _environment(args.store, run_id, workdir)
+    try:
+        fixtures = _seed(env, args.users, args.articles)
+        report = {"store": args.store, "seeded": fixtures["report"], "servers": {}}
+        for server in args.server:
+            report["servers"][server] = _measure_server(server, env, fixtures, args)
+        _print(report)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+    finally:
+        _cleanup(args.store, run_id, env, workdir)
+
+
+def _environment(store: str, run_id: str, workdir: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "FLASK_CONFIG": "development",
+        "FLASK_INSTANCE_PATH": str(workdir / "instance"),
+        "FLASK_LOG_LEVEL": "WARNING",
+        "FLASK_AUTO_MIGRATE": "1",
+        # The limiter stays on (its Redis round trip is part of the cost) but never trips.
+        "FLASK_RATE_LIMIT_AUTH": "100000000/60",
+        "FLASK_RATE_LIMIT_WRITES": "100000000/60",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if store == "mysql":
+        with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cursor:
+            cursor.execute(
+                f"CREATE DATABASE imflask_bench_{run_id} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+        env["FLASK_MYSQL_URI"] = f"{MYSQL_SERVER}/imflask_bench_{run_id}"
+        env["FLASK_REDIS_URL"] = REDIS_SERVER
+        env["FLASK_REDIS_KEY_PREFIX"] = f"imflask_bench_{run_id}:"
+    return env
+
+
+def _seed(env: dict[str, str], users: int, articles: int) -> dict:
+    """Seed in a child process (the same code path as `flask db seed`), return fixtures."""
+    code = f"""
+import json, time
+from imflask_app import create_app
+from imflask_controllers import seeding, users as accounts
+from imflask_models.mysql import articles, users
+app = create_app()
+ctx = app.extensions["imflask.context"]
+started = time.perf_counter()
+report = seeding.seed(ctx, seeding.SeedPlan(users={users}, articles={articles}))
+took = time.perf_counter() - started
+with ctx.stores.sql.connection() as conn:
+    slug = conn.scalar("SELECT slug FROM articles ORDER BY id LIMIT 1")
+    email = conn.scalar("SELECT email FROM users ORDER BY id LIMIT 1")
+    username = conn.scalar("SELECT username FROM users ORDER BY id LIMIT 1")
+token = accounts.log_in(ctx, email=email, password=seeding.SEED_PASSWORD).token
+print(json.dumps({{"report": {{**vars(report), "seconds": round(took, 1)}}, "slug": slug,
+                  "email": email, "username": username, "token": token}}))
+"""
+    print(f"seeding {users} users and {articles} articles...", flush=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        sys.exit(f"seeding failed:\n{out.stderr}")
+    fixtures = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"seeded: {fixtures['report']}", flush=True)
+    return fixtures
+
+
+def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> dict:
+    auth = f"Authorization: Token {fixtures['token']}"
+    login_body = json.dumps({"user": {"email": fixtures["email"], "password": "password"}})
+    endpoints = [
+        ("article list", "/api/articles?limit=20", None, None),
+        ("article list offset 5000", "/api/articles?limit=20&offset=5000", None, None),
+        ("article by slug", f"/api/articles/{fixtures['slug']}", None, None),
+        ("tags", "/api/tags", None, None),
+        ("profile", f"/api/profiles/{fixtures['username']}", None, None),
+        ("feed", "/api/articles/feed?limit=20", auth, None),
+        ("login", "/api/users/login", None, login_body),
+    ]
+    results = {}
+    with _serve(server, "hello:app", env, args.workers, cwd=ROOT / "bench") as (port, _):
+        hello = _wrk("hello", f"http://127.0.0.1:{port}/", args.duration)
+    results["hello"] = vars(hello)
+    with _serve(server, "imflask_app.wsgi:app", env, args.workers, cwd=ROOT) as (port, pids):
+        for name, path, header, body in endpoints:
+            url = f"http://127.0.0.1:{port}{path}"
+            _wrk(name, url, 2, header=header, body=body)  # warm-up: caches, pools
+            result = _wrk(name, url, args.duration, header=header, body=body)
+            results[name] = {**vars(result), "ratio_to_hello": round(result.rps / hello.rps, 3)}
+        rss = [round(psutil.Process(pid).memory_info().rss / 2**20, 1) for pid in pids]
+    return {"results": results, "worker_rss_mb": rss}
+
+
+class _serve:
+    """Run a server with N workers on a free port until the block ends."""
+
+    def __init__(self, server: str, target: str, env: dict, workers: int, cwd: Path):
+        self.port = _free_port()
+        if server == "gunicorn":
+            self.argv = [
+                str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
+                "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                "--backlog", "2048", target,
+            ]  # fmt: skip
+        else:
+            self.argv = [
+                str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers),
+                "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "warning", target,
+            ]  # fmt: skip
+        self.env, self.cwd, self.workers = env, cwd, workers
+
+    def __enter__(self) -> tuple[int, list[int]]:
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            workers = psutil.Process(self.process.pid).children(recursive=False)
+            if _answers(self.port) and len(workers) >= self.workers:
+                time.sleep(1.0)  # let every worker finish importing the app
+                return self.port, [c.pid for c in workers][: self.workers]
+            time.sleep(0.2)
+        self.process.kill()
+        raise RuntimeError(f"{self.argv[0]} did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _wrk(name: str, url: str, seconds: int, header=None, body=None) -> Result:
+    argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
+    script = None
+    if header:
+        argv += ["-H", header]
+    if body is not None:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
+        script.write(
+            'wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(body)}\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        script.close()
+        argv += ["-s", script.name]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    if script:
+        os.unlink(script.name)
+    result = Result(
+        name=name,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=_latency_ms(out, "50%"),
+        p99_ms=_latency_ms(out, "99%"),
+        non_2xx=int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+        errors=sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
+    )
+    if seconds > 2:
+        print(
+            f"  {name:26} {result.rps:9.1f} req/s  p50 {result.p50_ms:7.2f} ms"
+            f"  p99 {result.p99_ms:7.2f} ms  non-2xx {result.non_2xx}",
+            flush=True,
+        )
+    return result
+
+
+def _latency_ms(out: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{re.escape(percentile)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _print(report: dict) -> None:
+    print(f"\nstore: {report['store']}   seeded: {report['seeded']}")
+    for server, data in report["servers"].items():
+        print(f"\n{server} ({len(data['worker_rss_mb'])} workers), wrk -t2 -c32")
+        print(f"{'endpoint':28}{'req/s':>9}{'x hello':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+        for name, r in data["results"].items():
+            ratio = r.get("ratio_to_hello", 1.0)
+            print(
+                f"{name:28}{r['rps']:9.1f}{ratio:9.2f}{r['p50_ms']:9.2f}{r['p99_ms']:9.2f}"
+                f"{r['non_2xx'] + r['errors']:9d}"
+            )
+        print(f"resident memory per worker (MB): {data['worker_rss_mb']}")
+
+
+def _cleanup(store: str, run_id: str, env: dict[str, str], workdir: Path) -> None:
+    subprocess.run([str(BIN / "flask"), "embedded", "stop"], env=env, cwd=ROOT, capture_output=True)
+    if store == "mysql":
+        with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS imflask_bench_{run_id}")
+        import redis
+
+        client = redis.Redis.from_url(REDIS_SERVER)
+        for key in client.scan_iter(match=f"imflask_bench_{run_id}:*", count=1000):
+            client.delete(key)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
+        return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
