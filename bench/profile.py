@@ -2,6 +2,7 @@
 
     uv run --group bench python bench/profile.py /api/articles?limit=20
     uv run --group bench python bench/profile.py /api/articles/feed --auth --requests 2000
+    uv run --group bench python bench/profile.py '/api/articles/{slug}'  # a seeded article
 
 Builds the app on fresh embedded stores in a temporary folder (or on the
 servers named by FLASK_MYSQL_URI / FLASK_REDIS_URL), seeds it, sends the
@@ -25,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="the URL path and query, e.g. /api/tags")
+    parser.add_argument(
+        "path", help="the URL path and query, e.g. /api/tags or /api/articles/{slug}"
+    )
     parser.add_argument("--auth", action="store_true", help="send a seeded user's token")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--users", type=int, default=1000)
@@ -49,19 +52,26 @@ def main() -> None:
         ctx = app.extensions["imflask.context"]
         seeding.seed(ctx, seeding.SeedPlan(users=args.users, articles=args.articles))
         headers = {}
+        with ctx.stores.sql.connection() as conn:
+            email = conn.scalar("SELECT email FROM users ORDER BY id LIMIT 1")
+            slug = conn.scalar("SELECT slug FROM articles ORDER BY id LIMIT 1")
+            username = conn.scalar("SELECT username FROM users ORDER BY id LIMIT 1")
+        path = args.path.format(slug=slug, username=username)
         if args.auth:
-            with ctx.stores.sql.connection() as conn:
-                email = conn.scalar("SELECT email FROM users ORDER BY id LIMIT 1")
             token = accounts.log_in(ctx, email=email, password=seeding.SEED_PASSWORD).token
             headers["Authorization"] = f"Token {token}"
         client = app.test_client()
         for _ in range(50):  # warm caches and pools
-            assert client.get(args.path, headers=headers).status_code == 200
+            assert client.get(path, headers=headers).status_code == 200
         profiler = Profiler(interval=0.0002)
         with profiler:
             for _ in range(args.requests):
-                client.get(args.path, headers=headers)
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
+                client.get(path, headers=headers)
+        print(
+            profiler.output_text(
+                unicode=True, color=False, show_all=os.environ.get("PROFILE_ALL") == "1"
+            )
+        )
         ctx.close()
     finally:
         subprocess.run(

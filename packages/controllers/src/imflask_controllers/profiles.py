@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
+from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
@@ -39,44 +40,34 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
         raise Invalid("username", "is you; you cannot follow yourself")
     with ctx.stores.sql.connection() as conn:
         follows.follow(conn, follower_id=follower.id, followed_id=target.id)
-    return _profile(_public(target), True)
+    return _profile(public(target), True)
 
 
 def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
-    return _profile(_public(target), False)
+    return _profile(public(target), False)
 
 
-def public_profile_by_id(ctx: Context, user_id: int) -> dict | None:
+def public_profile_by_username(ctx: Context, username: str) -> dict | None:
     """``{"id", "username", "bio", "image"}`` through the cache."""
 
     def load() -> dict | None:
         with ctx.stores.sql.connection() as conn:
-            user = users_table.user_by_id(conn, user_id)
-        return None if user is None else _public(user)
-
-    return cache.cached(ctx.stores.redis, cache.PROFILE, user_id, load, ttl=ctx.settings.cache_ttl)
-
-
-def public_profile_by_username(ctx: Context, username: str) -> dict | None:
-    """The same, looked up by username."""
-
-    def load() -> dict | None:
-        with ctx.stores.sql.connection() as conn:
             user = users_table.user_by_username(conn, username)
-        return None if user is None else _public(user)
+        return None if user is None else public(user)
 
-    return cache.cached(
-        ctx.stores.redis, cache.PROFILE_BY_NAME, username, load, ttl=ctx.settings.cache_ttl
-    )
+    return cache.cached(ctx.stores.redis, cache.PROFILE, username, load, ttl=ctx.settings.cache_ttl)
 
 
 def forget_profile(ctx: Context, user_id: int, *usernames: str) -> None:
-    """Invalidate the cached profile after a user changed (under their old and new names)."""
-    cache.invalidate(ctx.stores.redis, cache.PROFILE, user_id)
-    cache.invalidate(ctx.stores.redis, cache.PROFILE_BY_NAME, *usernames)
+    """Invalidate what the cache holds of a user after a change: their profile (under their
+    old and new names) and their articles, which show it."""
+    with ctx.stores.sql.connection() as conn:
+        slugs = articles_table.slugs_by_author(conn, user_id)
+    cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
 
 
 def profiles_of(
@@ -96,7 +87,7 @@ def _target(ctx: Context, username: str) -> UserRow:
     return target
 
 
-def _public(user: UserRow) -> dict:
+def public(user: UserRow) -> dict:
     return {"id": user.id, "username": user.username, "bio": user.bio, "image": user.image}
 
 

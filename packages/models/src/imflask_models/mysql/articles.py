@@ -70,6 +70,7 @@ SET slug = %(slug)s, title = %(title)s, description = %(description)s, body = %(
 WHERE id = %(id)s
 """
 DELETE_ARTICLE = "DELETE FROM articles WHERE id = %(id)s"
+SELECT_SLUGS_BY_AUTHOR = "SELECT slug FROM articles WHERE author_id = %(author_id)s"
 
 # The list's building blocks; a query is assembled from these constants only,
 # never from input, and every value is a bound parameter.
@@ -142,6 +143,10 @@ def update_article(
             "now": utcnow(),
         },
     )
+
+
+def slugs_by_author(conn: SqlConnection, author_id: int) -> list[str]:
+    return [row["slug"] for row in conn.all(SELECT_SLUGS_BY_AUTHOR, {"author_id": author_id})]
 
 
 def delete_article(conn: SqlConnection, article_id: int) -> None:

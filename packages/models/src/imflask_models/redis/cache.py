@@ -37,9 +37,8 @@ class CacheFamily:
         return store.key("cache", self.name, ident)
 
 
-ARTICLE = CacheFamily("article")  # the public part of one article, by slug
-PROFILE = CacheFamily("profile")  # a user's public profile, by user id
-PROFILE_BY_NAME = CacheFamily("profile-by-name")  # the same, by username
+ARTICLE = CacheFamily("article")  # the public part of one article and its author, by slug
+PROFILE = CacheFamily("profile")  # a user's public profile, by username
 TAGS = CacheFamily("tags")  # the popular tags list, one id: "popular"
 
 
