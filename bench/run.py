@@ -16,6 +16,7 @@ one run rather than absolute numbers across runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -194,7 +195,9 @@ class _serve:
         self.env, self.cwd, self.workers = env, cwd, workers
 
     def __enter__(self) -> tuple[int, list[int]]:
-        self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd)
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, cwd=self.cwd, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             workers = psutil.Process(self.process.pid).children(recursive=False)
@@ -206,11 +209,15 @@ class _serve:
         raise RuntimeError(f"{self.argv[0]} did not start")
 
     def __exit__(self, *exc) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        """Stop the server and every worker it forked (its whole process group)."""
+        os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
+        time.sleep(1)  # workers finish their last request and exit
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def _wrk(name: str, url: str, seconds: int, header=None, body=None) -> Result:

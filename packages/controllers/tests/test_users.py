@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -156,3 +157,22 @@ def test_updating_the_email_normalises_it_and_keeps_the_token(ctx):
 
     assert updated.email == "new@jake.jake"
     assert updated.token == registered.token
+
+
+def test_a_token_remembered_as_valid_still_expires(ctx, monkeypatch):
+    registered = register(ctx)
+    token = tokens.mint_access_token(
+        secret=ctx.settings.secret_key, user_id=registered.id, ttl_seconds=60
+    )
+    users.authenticate(ctx, token)  # verified once, remembered
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(seconds=61)
+
+    monkeypatch.setattr(tokens, "datetime", Later)
+
+    with pytest.raises(Unauthenticated) as raised:
+        users.authenticate(ctx, token)
+    assert raised.value.errors == {"token": ["has expired"]}

@@ -71,7 +71,7 @@ def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> 
     with ctx.stores.sql.connection() as conn:
         filters = ArticleFilters(followed_by=viewer.id)
         rows, total = articles_table.article_page(conn, filters, limit=limit, offset=offset)
-        return ArticlePage(_articles_of_rows(conn, rows, viewer), total)
+        return ArticlePage(_articles_of_rows(conn, rows, viewer, all_followed=True), total)
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -261,15 +261,22 @@ def _resolve_filters(
 
 
 def _articles_of_rows(
-    conn: SqlConnection, rows: list[ListedArticle], viewer: UserRow | None
+    conn: SqlConnection,
+    rows: list[ListedArticle],
+    viewer: UserRow | None,
+    *,
+    all_followed: bool = False,  # the feed: the viewer follows every author in it
 ) -> list[Article]:
     """Whole list items from page rows: tags and the viewer's flags (one query each)."""
     ids = [row.id for row in rows]
     tags = tags_table.tags_of_articles(conn, ids)
-    favorited = followed = set()
+    authors = {row.author_id for row in rows}
+    favorited: set[int] = set()
+    followed: set[int] = authors if all_followed else set()
     if viewer is not None and rows:
         favorited = favorites.favorited_among(conn, viewer.id, ids)
-        followed = follows.followed_among(conn, viewer.id, {row.author_id for row in rows})
+        if not all_followed:
+            followed = follows.followed_among(conn, viewer.id, authors)
     return [
         Article(
             slug=row.slug,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -35,6 +36,17 @@ def mint_access_token(*, secret: str, user_id: int, ttl_seconds: int) -> str:
 
 def read_access_token(token: str, *, secret: str) -> AccessClaims:
     """The token's claims; raises ``Unauthenticated`` if it is expired, forged or malformed."""
+    claims = _verified_claims(token, secret)
+    if claims.expires_at <= datetime.now(UTC):
+        raise Unauthenticated("token", "has expired")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> AccessClaims:
+    """Signature and shape checks, remembered per process: a client sends the same token
+    many times, and verifying it is most of an authenticated request's CPU time. Only
+    successes are cached; expiry is checked on every call."""
     try:
         claims = jwt.decode(
             token,

@@ -51,9 +51,8 @@ class Dialect:
         bound = {}
         for name, value in params.items():
             if isinstance(value, list | tuple):
-                names = [f"{name}__{i}" for i in range(len(value))]
-                query = re.sub(rf":{name}\b", "(" + ", ".join(f":{n}" for n in names) + ")", query)
-                bound.update(zip(names, value, strict=True))
+                query = _expand(query, name, len(value))
+                bound.update((f"{name}__{i}", item) for i, item in enumerate(value))
             else:
                 bound[name] = value
         return query, bound
@@ -73,6 +72,13 @@ class Dialect:
 
 MYSQL = Dialect("mysql")
 SQLITE = Dialect("sqlite")
+
+
+@lru_cache(maxsize=1024)
+def _expand(query: str, name: str, count: int) -> str:
+    """``IN :ids`` → ``IN (:ids__0, :ids__1, …)`` for a list of ``count`` items."""
+    placeholders = ", ".join(f":{name}__{i}" for i in range(count))
+    return re.sub(rf":{name}\b", f"({placeholders})", query)
 
 
 @lru_cache(maxsize=512)
