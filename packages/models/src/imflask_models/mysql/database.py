@@ -46,17 +46,17 @@ class SqlConnection:
         self.dialect = dialect
 
     def one(self, query: str, params: Params = None) -> dict[str, Any] | None:
-        cursor = self._run(query, params)
-        row = cursor.fetchone()
-        return None if row is None else dict(row)
+        rows = self._rows(self._run(query, params), one=True)
+        return rows[0] if rows else None
 
     def all(self, query: str, params: Params = None) -> list[dict[str, Any]]:
-        cursor = self._run(query, params)
-        return [dict(row) for row in cursor.fetchall()]
+        return self._rows(self._run(query, params))
 
     def scalar(self, query: str, params: Params = None) -> Any:
         row = self._run(query, params).fetchone()
-        return None if row is None else next(iter(dict(row).values()))
+        if row is None:
+            return None
+        return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
     def execute(self, query: str, params: Params = None) -> Result:
         cursor = self._run(query, params)
@@ -70,6 +70,15 @@ class SqlConnection:
             cursor = self._raw.cursor()
             cursor.executemany(self.dialect.sql(query), rows)
             return cursor.rowcount
+
+    def _rows(self, cursor: Any, one: bool = False) -> list[dict[str, Any]]:
+        """Rows as dicts: pymysql's DictCursor makes them; sqlite3 rows are zipped with
+        the column names (faster than its Row objects)."""
+        rows = [cursor.fetchone()] if one else cursor.fetchall()
+        if self.dialect is not SQLITE:
+            return [row for row in rows if row is not None]
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in rows if row is not None]
 
     def _run(self, query: str, params: Params) -> Any:
         query, params = self.dialect.bind(query, params if params is not None else ())
@@ -218,7 +227,6 @@ class SqlDatabase:
             )
         except sqlite3.OperationalError as error:
             raise StoreUnavailable(STORE, str(error)) from error
-        raw.row_factory = sqlite3.Row
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("PRAGMA journal_mode = WAL")
         raw.execute("PRAGMA synchronous = NORMAL")
