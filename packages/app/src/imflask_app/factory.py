@@ -9,6 +9,7 @@ from flask import Flask
 from imflask_api import register_api
 from imflask_api.deps import CONTEXT_KEY
 from imflask_app.cli import register_commands
+from imflask_app.web import register_web
 from imflask_controllers.context import Context
 from imflask_core.config import load_settings
 from imflask_core.embedded import with_embedded_stores
@@ -28,6 +29,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     app = create_flask_app(__name__, settings, ctx.stores.readiness_checks())
     app.extensions[CONTEXT_KEY] = ctx
     register_api(app)
+    register_web(app)
     register_commands(app)
     if settings.auto_migrate:
         upgrade_schema(ctx)

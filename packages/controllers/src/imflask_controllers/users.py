@@ -93,6 +93,12 @@ def authenticate(ctx: Context, token: str) -> Identity:
     return Identity(user, token, claims)
 
 
+def user_by_id(ctx: Context, user_id: int) -> UserRow | None:
+    """A user by id (a signed-in session's user), or None if they no longer exist."""
+    with ctx.stores.sql.connection() as conn:
+        return users_table.user_by_id(conn, user_id)
+
+
 def current_user(*, user: UserRow, token: str) -> AuthenticatedUser:
     """The signed-in user, with the token they presented (RealWorld echoes it)."""
     return _as_authenticated(user, token)
