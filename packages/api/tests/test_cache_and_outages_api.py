@@ -153,3 +153,33 @@ def test_without_mongo_comments_are_a_503_and_the_rest_works(make_app):
     assert comments.status_code == 503
     assert comments.get_json() == {"errors": {"mongo": ["is unavailable, try again shortly"]}}
     assert article.status_code == 200
+
+
+def test_list_counts_read_after_writes_are_fresh(client, sign_up, publish):
+    jake, anne = sign_up("jake"), sign_up("anne")
+    slug = publish(jake, title="first")["slug"]
+
+    def count(query="", headers=None, path="/api/articles"):
+        return client.get(f"{path}?{query}", headers=headers or {}).get_json()["articlesCount"]
+
+    assert (
+        count(),
+        count("favorited=anne"),
+        count(path="/api/articles/feed", headers=anne.headers),
+    ) == (1, 0, 0)
+
+    publish(jake, title="second")
+    client.post(f"/api/articles/{slug}/favorite", headers=anne.headers)
+    client.post("/api/profiles/jake/follow", headers=anne.headers)
+
+    assert count() == 2
+    assert count("favorited=anne") == 1
+    assert count(path="/api/articles/feed", headers=anne.headers) == 2
+
+    client.delete(f"/api/articles/{slug}/favorite", headers=anne.headers)
+    client.delete("/api/profiles/jake/follow", headers=anne.headers)
+    client.delete(f"/api/articles/{slug}", headers=jake.headers)
+
+    assert count() == 1
+    assert count("favorited=anne") == 0
+    assert count(path="/api/articles/feed", headers=anne.headers) == 0

@@ -62,16 +62,18 @@ def list_articles(
         filters = _resolve_filters(conn, tag=tag, author=author, favorited=favorited)
         if filters is None:  # a filter names nothing that exists: nothing matches
             return ArticlePage([], 0)
-        rows, total = articles_table.article_page(conn, filters, limit=limit, offset=offset)
-        return ArticlePage(_articles_of_rows(conn, rows, viewer), total)
+        rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
+        articles = _articles_of_rows(conn, rows, viewer)
+    return ArticlePage(articles, _count(ctx, filters))
 
 
 def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> ArticlePage:
     """Articles by the authors the viewer follows, newest first."""
     with ctx.stores.sql.connection() as conn:
         filters = ArticleFilters(followed_by=viewer.id)
-        rows, total = articles_table.article_page(conn, filters, limit=limit, offset=offset)
-        return ArticlePage(_articles_of_rows(conn, rows, viewer, all_followed=True), total)
+        rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
+        articles = _articles_of_rows(conn, rows, viewer, all_followed=True)
+    return ArticlePage(articles, _count(ctx, filters))
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -114,6 +116,7 @@ def create_article(
         )
         tags_table.set_article_tags(conn, article_id, tags)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+    forget_counts(ctx)
     return get_article(ctx, slug=slug, viewer=author)
 
 
@@ -147,6 +150,7 @@ def update_article(
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, new_slug)
     if tags is not None:
         cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+        forget_counts(ctx)
     return get_article(ctx, slug=new_slug, viewer=editor)
 
 
@@ -157,6 +161,7 @@ def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
         articles_table.delete_article(conn, row.id)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+    forget_counts(ctx)
     # After the commit: comments of a deleted article are unreachable even if this fails.
     comments_collection.delete_comments_of_article(ctx.stores.mongo.db, row.id)
 
@@ -166,6 +171,7 @@ def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
         row = _article(conn, slug)
         favorites.favorite(conn, user_id=user.id, article_id=row.id)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+    forget_counts(ctx)
     return get_article(ctx, slug=slug, viewer=user)
 
 
@@ -174,12 +180,31 @@ def unfavorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
         row = _article(conn, slug)
         favorites.unfavorite(conn, user_id=user.id, article_id=row.id)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+    forget_counts(ctx)
     return get_article(ctx, slug=slug, viewer=user)
 
 
 def article_id_by_slug(ctx: Context, slug: str) -> int:
     """The id of an existing article (for comments); ``NotFound`` otherwise."""
     return _public_article(ctx, slug)["id"]
+
+
+def _count(ctx: Context, filters: ArticleFilters) -> int:
+    """The list's total, through the cache (any write that may change a count bumps it)."""
+    ident = ",".join(f"{name}={value}" for name, value in sorted(filters.active().items()))
+
+    def load() -> int:
+        with ctx.stores.sql.connection() as conn:
+            return articles_table.article_count(conn, filters)
+
+    return cache.cached(
+        ctx.stores.redis, cache.ARTICLE_COUNTS, ident or "all", load, ttl=ctx.settings.cache_ttl
+    )
+
+
+def forget_counts(ctx: Context) -> None:
+    """Call after any write that may change how many articles a list has."""
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")
 
 
 def _public_article(ctx: Context, slug: str) -> dict:

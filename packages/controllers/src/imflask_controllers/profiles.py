@@ -40,6 +40,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
         raise Invalid("username", "is you; you cannot follow yourself")
     with ctx.stores.sql.connection() as conn:
         follows.follow(conn, follower_id=follower.id, followed_id=target.id)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")  # the follower's feed
     return _profile(public(target), True)
 
 
@@ -47,6 +48,7 @@ def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")  # the follower's feed
     return _profile(public(target), False)
 
 

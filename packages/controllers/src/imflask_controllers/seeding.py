@@ -126,6 +126,7 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
             report(what, len(batch))
 
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")
     return SeedReport(
         len(user_ids), len(article_ids), tag_links, len(follow_pairs), len(favorite_pairs)
     )

@@ -54,6 +54,9 @@ class ArticleFilters:
     favorited_by: int | None = None
     followed_by: int | None = None  # the feed: articles by authors this user follows
 
+    def active(self) -> dict[str, int]:
+        return {name: value for name, value in vars(self).items() if value is not None}
+
 
 INSERT_ARTICLE = """
 INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)
@@ -156,13 +159,19 @@ def delete_article(conn: SqlConnection, article_id: int) -> None:
 
 def article_page(
     conn: SqlConnection, filters: ArticleFilters, *, limit: int, offset: int
-) -> tuple[list[ListedArticle], int]:
-    """One page of articles, newest first, without bodies, and the total that match."""
-    active = {name: value for name, value in vars(filters).items() if value is not None}
-    page_query, count_query = _list_queries(frozenset(active))
+) -> list[ListedArticle]:
+    """One page of articles matching ``filters``, newest first, without bodies."""
+    active = filters.active()
+    page_query, _ = _list_queries(frozenset(active))
     rows = conn.all(page_query, {**active, "limit": limit, "offset": offset})
-    total = conn.scalar(count_query, active)
-    return [ListedArticle(**row) for row in rows], total
+    return [ListedArticle(**row) for row in rows]
+
+
+def article_count(conn: SqlConnection, filters: ArticleFilters) -> int:
+    """How many articles match ``filters``."""
+    active = filters.active()
+    _, count_query = _list_queries(frozenset(active))
+    return conn.scalar(count_query, active)
 
 
 INSERT_ARTICLE_SEEDED = """

@@ -29,8 +29,12 @@ GENERATION_TTL = 7 * 24 * 3600  # far longer than any value's TTL
 @dataclass(frozen=True)
 class CacheFamily:
     name: str
+    # One generation for the whole family: any write that may change any value bumps it.
+    shared_generation: bool = False
 
     def generation_key(self, store: RedisStore, ident: str | int) -> str:
+        if self.shared_generation:
+            return store.key("gen", self.name)
         return store.key("gen", self.name, ident)
 
     def value_key(self, store: RedisStore, ident: str | int) -> str:
@@ -40,6 +44,8 @@ class CacheFamily:
 ARTICLE = CacheFamily("article")  # the public part of one article and its author, by slug
 PROFILE = CacheFamily("profile")  # a user's public profile, by username
 TAGS = CacheFamily("tags")  # the popular tags list, one id: "popular"
+# How many articles match a list's filters (COUNT(*) is the costly part of a page).
+ARTICLE_COUNTS = CacheFamily("article-counts", shared_generation=True)
 
 
 def cached(
@@ -80,8 +86,7 @@ def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> No
         return
     try:
         pipe = store.client.pipeline(transaction=False)
-        for ident in set(idents):
-            key = family.generation_key(store, ident)
+        for key in {family.generation_key(store, ident) for ident in idents}:
             pipe.incr(key)
             pipe.expire(key, GENERATION_TTL)
         pipe.execute()
