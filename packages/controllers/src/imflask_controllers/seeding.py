@@ -22,6 +22,7 @@ from imflask_models.redis import cache
 
 SEED_PASSWORD = "password"  # noqa: S105 - fake accounts for local data only
 BATCH = 1000
+SEEDED_TABLES = ["users", "articles", "tags", "article_tags", "follows", "favorites"]
 WORDS = (
     "dragon", "training", "python", "flask", "redis", "mongo", "mysql", "cache", "index",
     "query", "layer", "worker", "queue", "token", "slug", "feed", "follow", "favorite",
@@ -125,6 +126,8 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
                 insert(conn, batch)
             report(what, len(batch))
 
+    with ctx.stores.sql.connection() as conn:
+        conn.refresh_statistics(SEEDED_TABLES)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")
     return SeedReport(

@@ -71,6 +71,11 @@ class SqlConnection:
             cursor.executemany(self.dialect.sql(query), rows)
             return cursor.rowcount
 
+    def refresh_statistics(self, tables: list[str]) -> None:
+        """Let the query planner see a bulk load's new row counts."""
+        for statement in self.dialect.analyze(tables):
+            self.all(statement)
+
     def _rows(self, cursor: Any, one: bool = False) -> list[dict[str, Any]]:
         """Rows as dicts: pymysql's DictCursor makes them; sqlite3 rows are zipped with
         the column names (faster than its Row objects)."""

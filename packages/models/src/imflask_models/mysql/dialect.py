@@ -57,6 +57,12 @@ class Dialect:
                 bound[name] = value
         return query, bound
 
+    def analyze(self, tables: list[str]) -> list[str]:
+        """Statements that refresh the planner's statistics (after a bulk load)."""
+        if self.name == "sqlite":
+            return ["ANALYZE"]
+        return [f"ANALYZE TABLE {', '.join(tables)}"]
+
     def duplicate_field(self, error: Exception) -> str | None:
         """The column a unique-index violation names, or None if it is another error."""
         if self.name == "mysql":
