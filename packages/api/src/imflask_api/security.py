@@ -28,6 +28,7 @@ def auth_required(view: Callable[P, R]) -> Callable[P, R]:
         if token is None:
             raise Unauthenticated("token", "is missing")
         g.identity = users.authenticate(context(), token)
+        g.user_id = g.identity.user.id  # for the request log line
         return view(*args, **kwargs)
 
     return wrapper
@@ -40,6 +41,7 @@ def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         token = _token_from_header()
         g.identity = None if token is None else users.authenticate(context(), token)
+        g.user_id = g.identity.user.id if g.identity else None
         return view(*args, **kwargs)
 
     return wrapper

@@ -67,6 +67,25 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "default * in development and testing, none in production",
     ),
     "FLASK_LOG_LEVEL": (None, "DEBUG, INFO, WARNING...; default DEBUG in development, else INFO"),
+    "FLASK_LOG_JSON": (None, "1 for one JSON object per log line; default 1 in production only"),
+    "FLASK_SLOW_REQUEST_MS": ("500", "slower requests log a warning with their store timings"),
+    "FLASK_METRICS_ALLOW": (
+        "127.0.0.1,::1",
+        "client addresses or networks allowed to read /metrics (comma-separated); others get 404",
+    ),
+    "FLASK_JOBS_INLINE": (
+        None,
+        "1 to run background jobs inside the request instead of the RQ queue; "
+        "default 1 in development and testing, 0 in production",
+    ),
+    "FLASK_JOB_RETRY_INTERVALS": (
+        "2,10,60",
+        "seconds between a failed job's retries (comma-separated); then RQ's failed registry",
+    ),
+    "FLASK_MYSQL_REPLICA_URI": (
+        None,
+        "optional read replica for list and feed queries (mysql://...); default: the primary",
+    ),
     "FLASK_AUTO_MIGRATE": (
         None,
         "1 to upgrade the schema when the app starts; default 1 in development only",
@@ -111,6 +130,12 @@ class Settings:
     proxy_hops: int
     cors_origins: tuple[str, ...]
     log_level: str
+    log_json: bool
+    slow_request_ms: int
+    metrics_allow: tuple[str, ...]
+    jobs_inline: bool
+    job_retry_intervals: tuple[int, ...]
+    mysql_replica_uri: str | None
     auto_migrate: bool
     # "strong" uses argon2's recommended parameters; "fast" is for tests only.
     hash_profile: str = "strong"
@@ -173,6 +198,12 @@ def load_settings(
         log_level=(env.get("FLASK_LOG_LEVEL") or ("DEBUG" if name == "development" else "INFO"))
         .strip()
         .upper(),
+        log_json=_flag(env.get("FLASK_LOG_JSON"), default=name == "production"),
+        slow_request_ms=_number(env, "FLASK_SLOW_REQUEST_MS", int),
+        metrics_allow=_list(_get(env, "FLASK_METRICS_ALLOW")),
+        jobs_inline=_flag(env.get("FLASK_JOBS_INLINE"), default=name != "production"),
+        job_retry_intervals=_intervals(env),
+        mysql_replica_uri=env.get("FLASK_MYSQL_REPLICA_URI") or None,
         auto_migrate=_flag(env.get("FLASK_AUTO_MIGRATE"), default=name == "development"),
         hash_profile="fast" if name == "testing" else "strong",
     )
@@ -226,6 +257,23 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> RateLimit:
     if limit.count <= 0 or limit.seconds <= 0:
         raise ConfigError(f"{name}={raw!r} needs a count and seconds above 0")
     return limit
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _intervals(env: Mapping[str, str]) -> tuple[int, ...]:
+    raw = _get(env, "FLASK_JOB_RETRY_INTERVALS")
+    try:
+        intervals = tuple(int(item) for item in _list(raw))
+    except ValueError:
+        raise ConfigError(
+            f"FLASK_JOB_RETRY_INTERVALS={raw!r} must be whole seconds, e.g. 2,10,60"
+        ) from None
+    if any(i < 0 for i in intervals):
+        raise ConfigError(f"FLASK_JOB_RETRY_INTERVALS={raw!r} cannot be negative")
+    return intervals
 
 
 def _flag(raw: str | None, *, default: bool) -> bool:

@@ -6,18 +6,29 @@ readiness checks and registers its blueprints on the app this returns.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, abort, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imflask_core.config import Settings
 from imflask_core.errors import StoreUnavailable
+from imflask_core.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    configure_logging,
+    metrics_text,
+    request_id_var,
+    start_store_timings,
+    store_timings,
+)
 
 log = logging.getLogger("imflask")
 
@@ -45,6 +56,8 @@ def create_flask_app(
     register_config(app, settings)
     register_request_id(app)
     register_logging(app, settings)
+    register_metrics(app, settings)
+    register_security_headers(app, settings)
     register_cors(app, settings)
     register_error_handlers(app)
     register_health(app, readiness_checks or {})
@@ -91,6 +104,8 @@ def register_request_id(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         g.request_started = time.perf_counter()
+        request_id_var.set(g.request_id)
+        start_store_timings()
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:
@@ -99,30 +114,77 @@ def register_request_id(app: Flask) -> None:
 
 
 def register_logging(app: Flask, settings: Settings) -> None:
-    """One line per request; never bodies, passwords or tokens."""
-    # Libraries speak at WARNING and above; IMFlask's own lines at the configured level.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    log.setLevel(settings.log_level)
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
+    """One line per request (JSON in production), a warning with store timings when slow.
+
+    Never bodies, passwords or tokens: only method, path, status, timings and ids.
+    """
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    slow_ms = settings.slow_request_ms
 
     @app.after_request
     def log_request(response: Response) -> Response:
         started = g.get("request_started")
-        duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
-        log.info(
-            "%s %s %s %.1fms request_id=%s",
-            request.method,
-            request.path,
-            response.status_code,
-            duration_ms,
-            g.get("request_id", "-"),
-        )
+        duration = time.perf_counter() - started if started else 0.0
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        HTTP_REQUESTS.labels(request.method, endpoint, response.status_code).inc()
+        HTTP_LATENCY.labels(request.method, endpoint).observe(duration)
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(duration * 1000, 1),
+            "user_id": g.get("user_id"),
+        }
+        if duration * 1000 > slow_ms:
+            log.warning(
+                "slow request %s %s %.0fms",
+                request.method,
+                request.path,
+                duration * 1000,
+                extra={**fields, "stores": store_timings()},
+            )
+        elif log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration * 1000,
+                extra=fields,
+            )
+        return response
+
+
+def register_metrics(app: Flask, settings: Settings) -> None:
+    """``/metrics`` in Prometheus' format, for the allowed addresses only (others: 404)."""
+    allowed = [ipaddress.ip_network(entry, strict=False) for entry in settings.metrics_allow]
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        try:
+            client = ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            client = None
+        if client is None or not any(client in network for network in allowed):
+            abort(404)
+        return Response(metrics_text(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def register_security_headers(app: Flask, settings: Settings) -> None:
+    """Headers every response carries; HSTS only in production (it needs HTTPS)."""
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Content-Security-Policy": "frame-ancestors 'none'; object-src 'none'; base-uri 'self'",
+    }
+    if settings.is_production:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+    @app.after_request
+    def add_security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
         return response
 
 
@@ -170,20 +232,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(error: StoreUnavailable) -> Response:
-        log.error(
-            "store unavailable: %s %s %s request_id=%s",
-            error,
-            request.method,
-            request.path,
-            g.get("request_id", "-"),
-        )
+        log.error("store unavailable: %s %s %s", error, request.method, request.path)
         return json_error(
             503, {error.store: ["is unavailable, try again shortly"]}, **{"Retry-After": "5"}
         )
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:
-        log.exception("unhandled error request_id=%s", g.get("request_id", "-"))
+        log.exception("unhandled error %s %s", request.method, request.path)
         return json_error(500, {"server": ["failed unexpectedly; the error was logged"]})
 
 

@@ -12,6 +12,7 @@ from pymongo import IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
+from imflask_core.observability import store_call
 from imflask_models.errors import StoreUnavailable
 
 STORE = "mongo"
@@ -37,7 +38,8 @@ def unavailable_on_failure(function: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return function(*args, **kwargs)
+            with store_call(STORE):
+                return function(*args, **kwargs)
         except ConnectionFailure as error:  # includes timeouts and server selection
             raise StoreUnavailable(STORE, str(error)) from error
 

@@ -50,7 +50,7 @@ _PROJECTION = {"_id": 0, "id": 1, "article_id": 1, "author_id": 1, "body": 1,
 @unavailable_on_failure
 def next_comment_id(db: Database) -> int:
     """The next comment id: atomic and unique however many writers race."""
-    for _ in range(3):
+    for _ in range(5):
         try:
             counter = db[COUNTERS].find_one_and_update(
                 {"_id": COMMENTS},
@@ -58,9 +58,10 @@ def next_comment_id(db: Database) -> int:
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-            return int(counter["seq"])
         except DuplicateKeyError:
             continue  # two first-ever upserts raced; the counter exists now
+        if counter is not None:  # (SecantusDB can answer None to a racing first upsert)
+            return int(counter["seq"])
     raise RuntimeError("could not allocate a comment id")
 
 

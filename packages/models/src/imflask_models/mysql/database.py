@@ -22,6 +22,7 @@ import pymysql
 import pymysql.cursors
 from dbutils.pooled_db import PooledDB
 
+from imflask_core.observability import store_call
 from imflask_models.errors import DuplicateKey, StoreUnavailable
 from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
 
@@ -66,7 +67,7 @@ class SqlConnection:
         """One statement for many rows (a multi-row INSERT on MySQL)."""
         if not rows:
             return 0
-        with self._translated_errors():
+        with self._translated_errors(), store_call(STORE):
             cursor = self._raw.cursor()
             cursor.executemany(self.dialect.sql(query), rows)
             return cursor.rowcount
@@ -87,7 +88,7 @@ class SqlConnection:
 
     def _run(self, query: str, params: Params) -> Any:
         query, params = self.dialect.bind(query, params if params is not None else ())
-        with self._translated_errors():
+        with self._translated_errors(), store_call(STORE):
             cursor = self._raw.cursor()
             cursor.execute(query, params)
             return cursor

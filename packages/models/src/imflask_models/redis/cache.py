@@ -19,7 +19,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from imflask_models.redis.client import RedisStore
+from imflask_core.observability import store_call
+from imflask_models.redis.client import STORE, RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def cached(
         return load()
     key = family.value_key(store, ident)
     try:
-        generation, raw = store.client.mget(family.generation_key(store, ident), key)
+        with store_call(STORE):
+            generation, raw = store.client.mget(family.generation_key(store, ident), key)
     except RedisError as error:
         store.mark_down(error)
         return load()
@@ -74,7 +76,8 @@ def cached(
     if value is not None:
         try:
             entry = json.dumps({"g": generation, "v": value}, separators=(",", ":"))
-            store.client.set(key, entry, ex=ttl)
+            with store_call(STORE):
+                store.client.set(key, entry, ex=ttl)
         except RedisError as error:
             store.mark_down(error)
     return value
@@ -89,6 +92,7 @@ def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> No
         for key in {family.generation_key(store, ident) for ident in idents}:
             pipe.incr(key)
             pipe.expire(key, GENERATION_TTL)
-        pipe.execute()
+        with store_call(STORE):
+            pipe.execute()
     except RedisError as error:
         store.mark_down(error)

@@ -14,6 +14,7 @@ import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from imflask_core.observability import store_call
 from imflask_models.errors import StoreUnavailable
 
 STORE = "redis"
@@ -28,7 +29,8 @@ def unavailable_on_failure(function: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return function(*args, **kwargs)
+            with store_call(STORE):
+                return function(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as error:
             raise StoreUnavailable(STORE, str(error)) from error
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from imflask_models.redis.client import RedisStore
+from imflask_core.observability import store_call
+from imflask_models.redis.client import STORE, RedisStore
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ def hit(store: RedisStore, scope: str, ident: str, *, limit: int, window: int) -
         pipe = store.client.pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, window + 1)
-        count, _ = pipe.execute()
+        with store_call(STORE):
+            count, _ = pipe.execute()
     except RedisError as error:
         store.mark_down(error)
         return Verdict(True, 0)

@@ -1,0 +1,131 @@
+"""Logs, request ids, store timings and Prometheus metrics, shared by app and worker.
+
+No Flask here: the worker logs and counts through the same functions. The
+current request (or job) is carried in context variables, so a model's store
+call can add its time to "this request" without knowing what a request is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+request_id_var: ContextVar[str | None] = ContextVar("imflask_request_id", default=None)
+_store_times: ContextVar[dict[str, list[float]] | None] = ContextVar(
+    "imflask_store_times", default=None
+)
+
+HTTP_REQUESTS = Counter(
+    "imflask_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "imflask_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "endpoint"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+STORE_LATENCY = Histogram(
+    "imflask_store_call_duration_seconds",
+    "Time of one call to a store",
+    ["store"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
+)
+STORE_ERRORS = Counter("imflask_store_errors_total", "Store calls that failed", ["store"])
+JOBS = Counter("imflask_jobs_total", "Background jobs run, by outcome", ["job", "outcome"])
+
+
+def metrics_text() -> bytes:
+    """Every metric in Prometheus' text format, summed over processes in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest()
+
+
+@contextmanager
+def store_call(store: str) -> Iterator[None]:
+    """Time one store call: for the metrics, and for the current request's slow log."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        STORE_ERRORS.labels(store).inc()
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        STORE_LATENCY.labels(store).observe(elapsed)
+        times = _store_times.get()
+        if times is not None:
+            times[store].append(elapsed)
+
+
+def start_store_timings() -> None:
+    _store_times.set(defaultdict(list))
+
+
+def store_timings() -> dict[str, dict[str, float]]:
+    """This request's store calls so far: ``{"mysql": {"calls": 3, "ms": 1.2}, ...}``."""
+    times = _store_times.get() or {}
+    return {
+        store: {"calls": len(values), "ms": round(sum(values) * 1000, 2)}
+        for store, values in times.items()
+    }
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` (of the request or job being served) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: what log collectors parse without rules."""
+
+    FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id", "stores", "job")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in self.FIELDS:
+            value = getattr(record, field, None)
+            if value is not None and value != "-":
+                line[field] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def configure_logging(level: str, *, json_lines: bool) -> None:
+    """IMFlask's loggers at ``level`` in JSON or human form; libraries at WARNING."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(HUMAN_FORMAT))
+    for name in ("imflask", "imflask_models", "imflask_controllers", "imflask_worker"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
