@@ -26,6 +26,7 @@ import pytest
 import redis
 
 from imflask_core import embedded
+from imflask_models.redis import jobs
 
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -38,6 +39,8 @@ class StoreUris:
     redis_url: str
     redis_key_prefix: str
 
+    jobs_queue: str
+
     def overrides(self) -> dict[str, str]:
         return {
             "mysql_uri": self.mysql_uri,
@@ -45,6 +48,19 @@ class StoreUris:
             "mongo_db_name": self.mongo_db_name,
             "redis_url": self.redis_url,
             "redis_key_prefix": self.redis_key_prefix,
+            "jobs_queue": self.jobs_queue,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The same stores as FLASK_* variables, for a worker or CLI child process."""
+        return {
+            "FLASK_CONFIG": "testing",
+            "FLASK_MYSQL_URI": self.mysql_uri,
+            "FLASK_MONGO_URI": self.mongo_uri,
+            "FLASK_MONGO_DB_NAME": self.mongo_db_name,
+            "FLASK_REDIS_URL": self.redis_url,
+            "FLASK_REDIS_KEY_PREFIX": self.redis_key_prefix,
+            "FLASK_JOBS_QUEUE": self.jobs_queue,
         }
 
 
@@ -77,6 +93,7 @@ def store_uris(
         mongo_db_name=f"imflask_test_{RUN_ID}",
         redis_url=redis_url,
         redis_key_prefix=f"imflask_test_{RUN_ID}:",
+        jobs_queue=f"imflask_test_{RUN_ID}",
     )
     _require_mongo(uris)
     _require_redis(uris)
@@ -86,6 +103,8 @@ def store_uris(
         client.drop_database(uris.mongo_db_name)
     client = redis.Redis.from_url(uris.redis_url)
     for key in client.scan_iter(match=uris.redis_key_prefix + "*", count=500):
+        client.delete(key)
+    for key in client.scan_iter(match=f"rq:*{uris.jobs_queue}*", count=500):
         client.delete(key)
     client.close()
 
@@ -135,6 +154,13 @@ def make_app(app, store_uris: StoreUris):
     yield make
     for made_app in made:
         made_app.extensions["imflask.context"].close()
+
+
+@pytest.fixture
+def job_queue(ctx):
+    """The run's RQ queue name, emptied with its registries after the test."""
+    yield ctx.settings.jobs_queue
+    jobs.drop_queue(ctx.stores.redis, ctx.settings.jobs_queue)
 
 
 def empty_stores(ctx) -> None:

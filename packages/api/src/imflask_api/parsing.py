@@ -15,13 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_body(schema: type[M], wrapper: str) -> M:
     """``{"<wrapper>": {...}}`` validated by ``schema``; unknown fields are ignored."""
-    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: 413 before we read
-    try:
-        payload = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise RequestInvalid({"body": ["must be a JSON object"]}) from None
-    if not isinstance(payload, dict):
-        raise RequestInvalid({"body": ["must be a JSON object"]})
+    payload = _json_object()
     inner = payload.get(wrapper)
     if inner is None:
         raise RequestInvalid({wrapper: ["is missing"]})
@@ -31,6 +25,25 @@ def parse_body(schema: type[M], wrapper: str) -> M:
         return schema.model_validate(inner)
     except ValidationError as error:
         raise RequestInvalid(field_errors(error)) from None
+
+
+def parse_raw_body(schema: type[M]) -> M:
+    """A JSON object (no wrapper) validated by ``schema``."""
+    try:
+        return schema.model_validate(_json_object())
+    except ValidationError as error:
+        raise RequestInvalid(field_errors(error)) from None
+
+
+def _json_object() -> dict:
+    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: 413 before we read
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise RequestInvalid({"body": ["must be a JSON object"]}) from None
+    if not isinstance(payload, dict):
+        raise RequestInvalid({"body": ["must be a JSON object"]})
+    return payload
 
 
 def parse_query(schema: type[M]) -> M:

@@ -136,3 +136,9 @@ class ArticleQuery(Page):
     tag: text(max_length=255, min_length=0) | None = None
     author: text(max_length=255, min_length=0) | None = None
     favorited: text(max_length=255, min_length=0) | None = None
+
+
+class MarkRead(Schema):
+    """Which notifications to mark read; none given: all of them."""
+
+    ids: Annotated[list[text(max_length=24)], Field(max_length=1000)] | None = None

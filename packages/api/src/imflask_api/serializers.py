@@ -75,3 +75,22 @@ def comment_json(c: Any) -> dict[str, Any]:
 
 def comments_json(comments: list[Any]) -> dict[str, Any]:
     return {"comments": [comment(c) for c in comments]}
+
+
+def notification(n: Any) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "read": n.read,
+        "createdAt": timestamp(n.created_at),
+        "article": {"slug": n.slug, "title": n.title},
+        "actor": {"username": n.actor_username},
+    }
+
+
+def inbox_json(inbox: Any) -> dict[str, Any]:
+    return {
+        "notifications": [notification(n) for n in inbox.notifications],
+        "notificationsCount": inbox.total,
+        "unreadCount": inbox.unread,
+    }

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from imflask_controllers import seeding
 from imflask_core import embedded
 from imflask_core.errors import StoreUnavailable
 from imflask_core.factory import settings_of
 from imflask_models.mysql import migrate
+from imflask_models.redis import jobs
 
-db = AppGroup("db", help="Schema migrations and indexes of the stores.")
+db = AppGroup("db", help="Schema migrations, indexes and fake data in the stores.")
+jobs_cli = AppGroup("jobs", help="The background job queue (RQ on the configured Redis).")
 embedded_cli = AppGroup("embedded", help="The local MongoDB and Redis stand-ins (development).")
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(embedded_cli)
+
+
+def _context():
+    from imflask_app.factory import context_of
+
+    return context_of(current_app)
 
 
 @db.command("upgrade")
@@ -47,6 +59,77 @@ def db_status() -> None:
         click.echo(f"pending  {migration_id}")
     if state.pending:
         click.echo(f"{len(state.pending)} pending: run `flask db upgrade`")
+
+
+@db.command("seed")
+@click.option("--users", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--articles", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="same seed, same data")
+def db_seed(users: int, articles: int, seed: int) -> None:
+    """Insert deterministic fake users, articles, tags, follows and favorites in bulk.
+
+    Every seeded user's password is "password". Running it twice with the same seed
+    adds nothing; another seed adds another set.
+    """
+    plan = seeding.SeedPlan(users=users, articles=articles, seed=seed)
+    started = time.perf_counter()
+    try:
+        with click.progressbar(length=plan.expected_rows(), label="seeding") as bar:
+            report = seeding.seed(_context(), plan, progress=lambda what, n: bar.update(n))
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    took = time.perf_counter() - started
+    click.echo(
+        f"seeded {report.users} users, {report.articles} articles, {report.tag_links} tag links, "
+        f"{report.follows} follows, {report.favorites} favorites in {took:.1f}s"
+    )
+
+
+@jobs_cli.command("status")
+def jobs_status() -> None:
+    """Jobs queued, running, waiting for a retry and failed; workers listening."""
+    ctx = _context()
+    try:
+        state = jobs.status(ctx.stores.redis, ctx.settings.jobs_queue)
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    inline = " (FLASK_JOBS_INLINE=1: this app runs jobs itself)" if ctx.settings.jobs_inline else ""
+    click.echo(f"queue {state.name}{inline}")
+    for label in ("queued", "started", "scheduled", "failed", "workers"):
+        click.echo(f"  {label:10} {getattr(state, label)}")
+
+
+@jobs_cli.command("failed")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def jobs_failed(limit: int) -> None:
+    """List failed jobs with their last error."""
+    ctx = _context()
+    try:
+        failed = jobs.failed_jobs(ctx.stores.redis, ctx.settings.jobs_queue, limit=limit)
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    for job in failed:
+        click.echo(f"{job.id}  {job.function}({job.args})  {job.error}")
+    click.echo(f"{len(failed)} failed job(s)")
+
+
+@jobs_cli.command("requeue")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="requeue every failed job")
+def jobs_requeue(job_ids: tuple[str, ...], everything: bool) -> None:
+    """Put failed jobs back on the queue: the given ids, or --all."""
+    if not job_ids and not everything:
+        raise click.UsageError("name job ids to requeue, or pass --all")
+    ctx = _context()
+    try:
+        count = jobs.requeue(
+            ctx.stores.redis, ctx.settings.jobs_queue, None if everything else list(job_ids)
+        )
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:  # an unknown id: RQ says which
+        raise click.ClickException(f"could not requeue: {error}") from None
+    click.echo(f"requeued {count} job(s)")
 
 
 @embedded_cli.command("status")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from imflask_controllers import profiles, slugs
+from imflask_controllers import notifications, profiles, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
@@ -117,6 +117,7 @@ def create_article(
         tags_table.set_article_tags(conn, article_id, tags)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     forget_counts(ctx)
+    notifications.article_published(ctx, article_id=article_id)
     return get_article(ctx, slug=slug, viewer=author)
 
 

@@ -43,6 +43,11 @@ class SeedPlan:
     favorites_per_user: int = 30
     seed: int = 1
 
+    def expected_rows(self) -> int:
+        """Roughly how many rows the plan inserts (for a progress bar)."""
+        per_user = self.follows_per_user + self.favorites_per_user
+        return self.users * (1 + per_user) + self.articles
+
 
 @dataclass(frozen=True)
 class SeedReport:
@@ -57,8 +62,11 @@ Progress = Callable[[str, int], None]  # (what, how many were just inserted)
 
 
 def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> SeedReport:
-    """Insert ``plan``'s users, articles, tags, follows and favorites; the same plan and
-    seed give the same data. Names get a run-specific prefix so a second run adds more."""
+    """Insert ``plan``'s users, articles, tags, follows and favorites.
+
+    Deterministic and idempotent: the same plan and seed give the same rows, and
+    running it twice adds nothing the second time. Another seed adds another set.
+    """
     rng = random.Random(plan.seed)  # noqa: S311 - fake data, not secrets
     report = progress or (lambda what, n: None)
     password_hash = ctx.passwords.hash(SEED_PASSWORD)
@@ -79,11 +87,13 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
             for i in range(start, min(start + BATCH, plan.users))
         ]
         with ctx.stores.sql.transaction() as conn:
-            user_ids.extend(users_table.insert_users(conn, rows).values())
+            ids = users_table.insert_users(conn, rows)
+        user_ids.extend(ids[row["username"]] for row in rows)
         report("users", len(rows))
 
     with ctx.stores.sql.transaction() as conn:
-        tag_ids = list(tags_table.insert_tags(conn, TAGS).values())
+        by_name = tags_table.insert_tags(conn, TAGS)
+    tag_ids = [by_name[name] for name in sorted(by_name)]
 
     tag_links = 0
     article_ids: list[int] = []
@@ -103,7 +113,8 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
                 }
             )
         with ctx.stores.sql.transaction() as conn:
-            ids = list(articles_table.insert_articles(conn, rows).values())
+            by_slug = articles_table.insert_articles(conn, rows)
+            ids = [by_slug[row["slug"]] for row in rows]
             links = [
                 (article_id, tag_id)
                 for article_id in ids

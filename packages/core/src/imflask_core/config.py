@@ -78,6 +78,7 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "1 to run background jobs inside the request instead of the RQ queue; "
         "default 1 in development and testing, 0 in production",
     ),
+    "FLASK_JOBS_QUEUE": ("imflask", "name of the RQ queue the app fills and the worker empties"),
     "FLASK_JOB_RETRY_INTERVALS": (
         "2,10,60",
         "seconds between a failed job's retries (comma-separated); then RQ's failed registry",
@@ -134,6 +135,7 @@ class Settings:
     slow_request_ms: int
     metrics_allow: tuple[str, ...]
     jobs_inline: bool
+    jobs_queue: str
     job_retry_intervals: tuple[int, ...]
     mysql_replica_uri: str | None
     auto_migrate: bool
@@ -202,6 +204,7 @@ def load_settings(
         slow_request_ms=_number(env, "FLASK_SLOW_REQUEST_MS", int),
         metrics_allow=_list(_get(env, "FLASK_METRICS_ALLOW")),
         jobs_inline=_flag(env.get("FLASK_JOBS_INLINE"), default=name != "production"),
+        jobs_queue=_get(env, "FLASK_JOBS_QUEUE"),
         job_retry_intervals=_intervals(env),
         mysql_replica_uri=env.get("FLASK_MYSQL_REPLICA_URI") or None,
         auto_migrate=_flag(env.get("FLASK_AUTO_MIGRATE"), default=name == "development"),

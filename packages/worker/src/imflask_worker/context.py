@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+
 from imflask_controllers.context import Context
 from imflask_core.config import load_settings
 from imflask_core.embedded import with_embedded_stores
+
+_lock = threading.Lock()
+_context: Context | None = None
 
 
 def worker_context(config_name: str | None = None, **overrides: object) -> Context:
     """Settings from the environment (as the app reads them), embedded stores resolved."""
     settings = with_embedded_stores(load_settings(config_name).replace(**overrides))
     return Context.create(settings)
+
+
+def process_context() -> Context:
+    """The context of this worker process, built on first use (stores reconnect per pid)."""
+    global _context
+    with _lock:
+        if _context is None:
+            _context = worker_context()
+        return _context

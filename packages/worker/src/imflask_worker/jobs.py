@@ -1,9 +1,55 @@
-"""Background jobs. Each takes the worker's ``Context`` and plain arguments."""
+"""Background jobs: module-level functions RQ imports by name, over the controllers.
+
+Each job takes plain arguments, finds the process's ``Context`` (built once per
+worker process from the same settings as the app) and calls one controller.
+The request id of the request that queued the job is carried into its logs.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from imflask_controllers import notifications
 from imflask_controllers.context import Context
 from imflask_core.errors import StoreUnavailable
+from imflask_core.observability import JOBS, request_id_var
+from imflask_worker.context import process_context
+
+log = logging.getLogger("imflask_worker")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def job(function: Callable[P, R]) -> Callable[P, R]:
+    """Run with the queuing request's id in the logs, and count the outcome."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from rq import get_current_job
+
+        current = get_current_job()
+        token = request_id_var.set((current.meta.get("request_id") if current else None) or "-")
+        try:
+            result = function(*args, **kwargs)
+        except Exception:
+            JOBS.labels(function.__name__, "failed").inc()
+            log.exception("job %s failed", function.__name__, extra={"job": function.__name__})
+            raise
+        finally:
+            request_id_var.reset(token)
+        JOBS.labels(function.__name__, "succeeded").inc()
+        return result
+
+    return wrapper
+
+
+@job
+def notify_followers(article_id: int) -> int:
+    """Fan a new article out to its author's followers (see ``notifications``)."""
+    return notifications.notify_followers(process_context(), article_id=article_id)
 
 
 def check_stores(ctx: Context) -> dict[str, str]:

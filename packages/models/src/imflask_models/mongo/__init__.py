@@ -4,4 +4,4 @@ Importing the package imports every collection module, so each one's
 ``declare_indexes(...)`` has run before ``flask db upgrade`` creates them.
 """
 
-from imflask_models.mongo import comments  # noqa: F401 - declares its indexes
+from imflask_models.mongo import comments, notifications  # noqa: F401 - declare their indexes

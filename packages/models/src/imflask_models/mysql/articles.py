@@ -62,6 +62,10 @@ INSERT_ARTICLE = """
 INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)
 VALUES (%(slug)s, %(title)s, %(description)s, %(body)s, %(author_id)s, %(now)s, %(now)s)
 """
+SELECT_ARTICLE_BY_ID = """
+SELECT id, slug, title, description, body, author_id, created_at, updated_at
+FROM articles WHERE id = %(id)s
+"""
 SELECT_ARTICLE_BY_SLUG = """
 SELECT id, slug, title, description, body, author_id, created_at, updated_at
 FROM articles WHERE slug = %(slug)s
@@ -127,6 +131,11 @@ def insert_article(
     return result.lastrowid
 
 
+def article_by_id(conn: SqlConnection, article_id: int) -> ArticleRow | None:
+    row = conn.one(SELECT_ARTICLE_BY_ID, {"id": article_id})
+    return None if row is None else ArticleRow(**row)
+
+
 def article_by_slug(conn: SqlConnection, slug: str) -> ArticleRow | None:
     row = conn.one(SELECT_ARTICLE_BY_SLUG, {"slug": slug})
     return None if row is None else ArticleRow(**row)
@@ -175,7 +184,7 @@ def article_count(conn: SqlConnection, filters: ArticleFilters) -> int:
 
 
 INSERT_ARTICLE_SEEDED = """
-INSERT INTO articles (slug, title, description, body, author_id, created_at, updated_at)
+INSERT IGNORE INTO articles (slug, title, description, body, author_id, created_at, updated_at)
 VALUES (%(slug)s, %(title)s, %(description)s, %(body)s, %(author_id)s,
         %(created_at)s, %(created_at)s)
 """
@@ -185,7 +194,7 @@ SELECT_IDS_BY_SLUGS = "SELECT id, slug FROM articles WHERE slug IN %(slugs)s"
 def insert_articles(conn: SqlConnection, rows: list[dict]) -> dict[str, int]:
     """Bulk insert (seeding): rows of slug, title, description, body, author_id, created_at.
 
-    Returns each slug's id.
+    Rows whose slug exists are skipped. Returns each slug's id.
     """
     conn.execute_many(INSERT_ARTICLE_SEEDED, rows)
     found = conn.all(SELECT_IDS_BY_SLUGS, {"slugs": [row["slug"] for row in rows]})

@@ -46,3 +46,17 @@ def follow_many(conn: SqlConnection, pairs: list[tuple[int, int]]) -> None:
     conn.execute_many(
         INSERT_FOLLOW, [{"follower_id": a, "followed_id": b, "now": now} for a, b in pairs]
     )
+
+
+SELECT_FOLLOWERS_AFTER = """
+SELECT follower_id FROM follows
+WHERE followed_id = %(followed_id)s AND follower_id > %(after)s
+ORDER BY follower_id
+LIMIT %(limit)s
+"""
+
+
+def follower_ids(conn: SqlConnection, followed_id: int, *, after: int, limit: int) -> list[int]:
+    """One batch of a user's followers, by id after ``after`` (keyset pagination)."""
+    params = {"followed_id": followed_id, "after": after, "limit": limit}
+    return [row["follower_id"] for row in conn.all(SELECT_FOLLOWERS_AFTER, params)]

@@ -102,7 +102,7 @@ def public_profiles_by_ids(conn: SqlConnection, ids: Iterable[int]) -> dict[int,
 
 
 INSERT_USER_SEEDED = """
-INSERT INTO users (username, email, password_hash, bio, image, created_at, updated_at)
+INSERT IGNORE INTO users (username, email, password_hash, bio, image, created_at, updated_at)
 VALUES (%(username)s, %(email)s, %(password_hash)s, %(bio)s, %(image)s, %(now)s, %(now)s)
 """
 SELECT_IDS_BY_USERNAMES = "SELECT id, username FROM users WHERE username IN %(usernames)s"
@@ -111,7 +111,7 @@ SELECT_IDS_BY_USERNAMES = "SELECT id, username FROM users WHERE username IN %(us
 def insert_users(conn: SqlConnection, rows: list[dict]) -> dict[str, int]:
     """Bulk insert (seeding): rows of username, email, password_hash, bio, image, now.
 
-    Returns each username's id.
+    Rows whose username or email exists are skipped. Returns each username's id.
     """
     conn.execute_many(INSERT_USER_SEEDED, rows)
     found = conn.all(SELECT_IDS_BY_USERNAMES, {"usernames": [row["username"] for row in rows]})

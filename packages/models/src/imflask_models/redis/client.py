@@ -54,6 +54,8 @@ class RedisStore:
         self._pid: int | None = None
         self._client: redis.Redis | None = None
         self._down_until = 0.0
+        self._queue_pid: int | None = None
+        self._queue_client: redis.Redis | None = None
 
     @property
     def client(self) -> redis.Redis:
@@ -77,6 +79,20 @@ class RedisStore:
         if self.available():
             log.warning("redis unavailable, skipping it for %.0fs: %s", self.BREAK_SECONDS, error)
         self._down_until = time.monotonic() + self.BREAK_SECONDS
+
+    @property
+    def queue_client(self) -> redis.Redis:
+        """A client for RQ, which needs bytes, not decoded strings (same server, same pool
+        settings, per process)."""
+        pid = os.getpid()
+        if self._queue_pid != pid:
+            with self._lock:
+                if self._queue_pid != pid:
+                    options = {**self._options, "decode_responses": False}
+                    self._queue_client = redis.Redis.from_url(self.url, **options)
+                    self._queue_pid = pid
+        assert self._queue_client is not None
+        return self._queue_client
 
     def key(self, *parts: str | int) -> str:
         """``<prefix>part:part``: the only way a key name is made (see ``keys.py``)."""
@@ -102,6 +118,8 @@ class RedisStore:
 
     def close(self) -> None:
         with self._lock:
-            client, self._client, self._pid = self._client, None, None
-        if client is not None:
-            client.close()
+            clients = [self._client, self._queue_client]
+            self._client = self._queue_client = self._pid = self._queue_pid = None
+        for client in clients:
+            if client is not None:
+                client.close()

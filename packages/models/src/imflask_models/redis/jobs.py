@@ -1,0 +1,110 @@
+"""The background job queue: RQ on the configured Redis.
+
+Jobs are named by their import path (``"imflask_worker.jobs.notify_followers"``)
+so the code that enqueues them never imports the worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq import Queue, Retry
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.worker import Worker
+
+from imflask_models.redis.client import RedisStore, unavailable_on_failure
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    name: str
+    queued: int
+    started: int
+    scheduled: int  # waiting for a retry
+    failed: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    id: str
+    function: str
+    args: str
+    error: str  # the last line of the traceback
+
+
+def queue(store: RedisStore, name: str) -> Queue:
+    return Queue(name, connection=store.queue_client)
+
+
+@unavailable_on_failure
+def enqueue(
+    store: RedisStore,
+    queue_name: str,
+    function: str,
+    *,
+    retry_intervals: tuple[int, ...],
+    request_id: str | None,
+    **kwargs: object,
+) -> str:
+    """Queue ``function(**kwargs)``; retried after each interval, then failed. Returns the id."""
+    retry = (
+        Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
+    )
+    job = queue(store, queue_name).enqueue(
+        function, kwargs=kwargs, retry=retry, meta={"request_id": request_id}
+    )
+    return job.id
+
+
+@unavailable_on_failure
+def status(store: RedisStore, queue_name: str) -> QueueStatus:
+    q = queue(store, queue_name)
+    return QueueStatus(
+        name=queue_name,
+        queued=q.count,
+        started=StartedJobRegistry(queue=q).count,
+        scheduled=ScheduledJobRegistry(queue=q).count,
+        failed=FailedJobRegistry(queue=q).count,
+        workers=len(Worker.all(queue=q)),
+    )
+
+
+@unavailable_on_failure
+def failed_jobs(store: RedisStore, queue_name: str, *, limit: int = 100) -> list[FailedJob]:
+    registry = FailedJobRegistry(queue=queue(store, queue_name))
+    jobs = Job.fetch_many(registry.get_job_ids(0, limit - 1), connection=store.queue_client)
+    return [
+        FailedJob(job.id, job.func_name, repr(job.kwargs), _last_error(job))
+        for job in jobs
+        if job is not None
+    ]
+
+
+def _last_error(job: Job) -> str:
+    result = job.latest_result()
+    lines = (result.exc_string or "").strip().splitlines() if result else []
+    return lines[-1] if lines else ""
+
+
+@unavailable_on_failure
+def requeue(store: RedisStore, queue_name: str, job_ids: list[str] | None = None) -> int:
+    """Put failed jobs back on the queue (all of them when ``job_ids`` is None)."""
+    registry = FailedJobRegistry(queue=queue(store, queue_name))
+    ids = registry.get_job_ids() if job_ids is None else job_ids
+    for job_id in ids:
+        registry.requeue(job_id)
+    return len(ids)
+
+
+@unavailable_on_failure
+def drop_queue(store: RedisStore, queue_name: str) -> None:
+    """Delete the queue, its jobs and registries (tests and resets)."""
+    q = queue(store, queue_name)
+    for registry in (FailedJobRegistry(queue=q), ScheduledJobRegistry(queue=q),
+                     StartedJobRegistry(queue=q)):  # fmt: skip
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+    q.empty()
+    q.delete(delete_jobs=True)
