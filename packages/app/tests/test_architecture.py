@@ -48,27 +48,28 @@ def test_a_view_importing_a_model_breaks_the_thin_view_contract(tmp_path):
     assert "imflask_api.auth.users -> imflask_models.mysql.users" in result.stdout
 
 
-def test_the_worker_layers_import_and_run_without_flask(store_uris):
-    code = f"""
+def test_the_worker_layers_import_and_run_without_flask(app, store_uris):
+    code = """
 import importlib, json, pkgutil, sys
 for name in ("imflask_models", "imflask_controllers", "imflask_worker"):
     package = importlib.import_module(name)
     for module in pkgutil.walk_packages(package.__path__, name + "."):
         importlib.import_module(module.name)
-from imflask_worker.context import worker_context
-from imflask_worker.jobs import check_stores
-ctx = worker_context("testing", **{json.dumps(store_uris.overrides())})
-report = check_stores(ctx)
-ctx.close()
-web = {{"flask", "werkzeug", "imflask_api", "imflask_app"}}
+from imflask_worker.context import process_context
+from imflask_worker.jobs import check_stores, notify_followers
+report = check_stores(process_context())
+report["job"] = notify_followers(article_id=1)  # a real job, through the controllers
+process_context().close()
+web = {"flask", "werkzeug", "imflask_api", "imflask_app"}
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in web)
-print(json.dumps({{"report": report, "web": loaded}}))
+print(json.dumps({"report": report, "web": loaded}))
 """
+    env = {**os.environ, **store_uris.environment(), "FLASK_INSTANCE_PATH": str(ROOT / "instance")}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env
     )
 
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["web"] == []
-    assert outcome["report"] == {"mysql": "ok", "mongo": "ok", "redis": "ok"}
+    assert outcome["report"] == {"mysql": "ok", "mongo": "ok", "redis": "ok", "job": 0}

@@ -1,0 +1,156 @@
+"""The fan-out job: idempotent, batched, run by a real worker process on the real queue."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from imflask_controllers import articles, notifications, users
+from imflask_models.mongo import notifications as inbox
+from imflask_models.redis import jobs
+
+WORKER = Path(sys.executable).parent / "imflask-worker"
+
+
+def make_user(ctx, name):
+    registered = users.register_user(
+        ctx, username=name, email=f"{name}@conduit.test", password="password1"
+    )
+    return users.authenticate(ctx, registered.token).user
+
+
+@pytest.fixture
+def author_with_fans(ctx):
+    from imflask_controllers import profiles
+
+    author = make_user(ctx, "author")
+    fans = [make_user(ctx, f"fan{i}") for i in range(5)]
+    for fan in fans:
+        profiles.follow_user(ctx, username="author", follower=fan)
+    return author, fans
+
+
+def notices(ctx) -> int:
+    return ctx.stores.mongo.db[inbox.NOTIFICATIONS].count_documents({})
+
+
+def test_running_the_job_twice_creates_no_duplicates(ctx, author_with_fans):
+    author, fans = author_with_fans
+    article = articles.create_article(  # inline in testing: the first run
+        ctx, author=author, title="t", description="d", body="b", tags=[]
+    )
+    article_id = ctx.stores.mongo.db[inbox.NOTIFICATIONS].find_one()["article_id"]
+
+    again = notifications.notify_followers(ctx, article_id=article_id)
+
+    assert again == 0
+    assert notices(ctx) == len(fans)
+    assert article.slug
+
+
+def test_fan_out_goes_in_batches(ctx, author_with_fans, monkeypatch):
+    monkeypatch.setattr(notifications, "FAN_OUT_BATCH", 2)
+    author, fans = author_with_fans
+
+    articles.create_article(ctx, author=author, title="t", description="d", body="b", tags=[])
+
+    assert notices(ctx) == len(fans)
+
+
+def _worker_env(store_uris, tmp_path, **extra) -> dict[str, str]:
+    return {
+        **os.environ,
+        **store_uris.environment(),
+        "FLASK_INSTANCE_PATH": str(tmp_path),
+        "FLASK_LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+def _run_worker(env) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(WORKER), "--burst"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_real_worker_delivers_the_notifications(make_app, store_uris, tmp_path, job_queue, ctx):
+    app = make_app(jobs_inline=False)
+    client = app.test_client()
+
+    def sign_up(name):
+        return client.post(
+            "/api/users",
+            json={"user": {"username": name, "email": f"{name}@x.io", "password": "password1"}},
+        ).get_json()["user"]["token"]
+
+    author, fans = sign_up("author"), [sign_up(f"fan{i}") for i in range(3)]
+    for fan in fans:
+        client.post("/api/profiles/author/follow", headers={"Authorization": f"Token {fan}"})
+    published = client.post(
+        "/api/articles",
+        headers={"Authorization": f"Token {author}", "X-Request-ID": "publish-1"},
+        json={"article": {"title": "News", "description": "d", "body": "b"}},
+    )
+    assert published.status_code == 201
+    assert notices(ctx) == 0  # queued, not done
+
+    worker = _run_worker(_worker_env(store_uris, tmp_path))
+
+    assert worker.returncode == 0, worker.stderr
+    deadline = time.monotonic() + 30
+    while notices(ctx) < len(fans) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert notices(ctx) == len(fans)
+    inbox_of_fan = client.get(
+        "/api/v1/notifications", headers={"Authorization": f"Token {fans[0]}"}
+    )
+    assert inbox_of_fan.get_json()["unreadCount"] == 1
+    assert "publish-1" in worker.stderr  # the request id reached the job's log lines
+    assert jobs.status(ctx.stores.redis, job_queue).failed == 0
+
+
+def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
+    ctx, author_with_fans, store_uris, tmp_path, job_queue
+):
+    author, fans = author_with_fans
+    with ctx.stores.sql.connection() as conn:
+        from imflask_models.mysql import articles as articles_table
+
+        article_id = articles_table.insert_article(
+            conn, slug="s", title="t", description="d", body="b", author_id=author.id
+        )
+    jobs.enqueue(
+        ctx.stores.redis,
+        job_queue,
+        notifications.NOTIFY_FOLLOWERS_JOB,
+        retry_intervals=(0, 0),
+        request_id="retry-me",
+        article_id=article_id,
+    )
+    broken = _worker_env(
+        store_uris,
+        tmp_path,
+        FLASK_MONGO_URI="mongodb://127.0.0.1:1/?directConnection=true",
+        FLASK_STORE_CONNECT_TIMEOUT="0.3",
+        FLASK_STORE_READ_TIMEOUT="0.3",
+    )
+
+    failing = _run_worker(broken)
+
+    assert failing.returncode == 0, failing.stderr
+    assert failing.stderr.count("job notify_followers failed") == 3  # first try + 2 retries
+    (failed,) = jobs.failed_jobs(ctx.stores.redis, job_queue)
+    assert "mongo is unavailable" in failed.error
+    assert notices(ctx) == 0
+
+    assert jobs.requeue(ctx.stores.redis, job_queue) == 1
+    healed = _run_worker(_worker_env(store_uris, tmp_path))
+
+    assert healed.returncode == 0, healed.stderr
+    assert notices(ctx) == len(fans)
+    assert jobs.status(ctx.stores.redis, job_queue).failed == 0
