@@ -35,6 +35,7 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>IMFlask API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{{ asset('swagger-ui.css') }}">
 </head>
 <body>
