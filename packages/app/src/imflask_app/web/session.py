@@ -1,0 +1,90 @@
+"""Who is signed in: the user id in Flask's signed session cookie.
+
+Signing in and out rotate the cookie (``session.clear()`` then a fresh CSRF
+nonce). The cookie also carries a fingerprint of the user's password hash, so
+changing the password signs out every other browser that held a session.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from flask import current_app, g, session
+
+from imflask_api.deps import context
+from imflask_app.web import csrf
+from imflask_controllers import limits, users
+from imflask_controllers.errors import Unauthenticated
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+USER_ID = "uid"
+FINGERPRINT = "fp"
+
+
+def current_user() -> Any:
+    """The signed-in user (a ``UserRow``) of this request, or None; loaded once per request."""
+    if "web_user" not in g:
+        g.web_user = _load_user()
+    return g.web_user
+
+
+def require_user() -> Any:
+    """The signed-in user; ``Unauthenticated`` (a redirect to sign in) when there is none."""
+    user = current_user()
+    if user is None:
+        raise Unauthenticated("session", "is missing; please sign in")
+    return user
+
+
+def sign_in(user_id: int) -> None:
+    """Start a fresh session for ``user_id``: nothing of the previous cookie survives."""
+    user = users.user_by_id(context(), user_id)
+    if user is None:
+        raise Unauthenticated("session", "belongs to no user")
+    session.clear()
+    csrf.new_token()
+    session[USER_ID] = user.id
+    session[FINGERPRINT] = _fingerprint(user)
+    g.web_user = user
+
+
+def sign_out() -> None:
+    """End the session; the next cookie carries only a new CSRF nonce."""
+    session.clear()
+    csrf.new_token()
+    g.web_user = None
+
+
+def _load_user() -> Any:
+    user_id = session.get(USER_ID)
+    if not isinstance(user_id, int):
+        return None
+    user = users.user_by_id(context(), user_id)
+    held = str(session.get(FINGERPRINT, ""))
+    if user is None or not hmac.compare_digest(held.encode(), _fingerprint(user).encode()):
+        sign_out()  # deleted account, or the password changed since this session began
+        return None
+    return user
+
+
+def _fingerprint(user: Any) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    message = f"{user.id}:{user.password_hash}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def write_limited(view: Callable[P, R]) -> Callable[P, R]:
+    """The view changes data: it needs a signed-in user, and counts against their write limit."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        limits.limit_write(context(), user_id=require_user().id)
+        return view(*args, **kwargs)
+
+    return wrapper

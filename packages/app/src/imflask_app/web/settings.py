@@ -1,0 +1,31 @@
+"""Your settings: picture, name, bio, email, password."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, url_for
+
+from imflask_api.deps import context
+from imflask_app.web import forms
+from imflask_app.web.blueprint import web
+from imflask_app.web.forms import form_view
+from imflask_app.web.session import require_user, sign_in, write_limited
+from imflask_controllers import users as accounts
+
+
+@web.get("/settings")
+def settings():
+    """The settings form, filled with the signed-in user's profile."""
+    user = require_user()
+    form = {"image": user.image or "", "username": user.username, "bio": user.bio or ""}
+    return render_template("settings.html", form={**form, "email": user.email}, errors={})
+
+
+@web.post("/settings")
+@write_limited
+@form_view("settings.html")
+def settings_submit():
+    """Update the profile; the session is renewed (a new password ends every other one)."""
+    data = forms.settings_form()
+    user = accounts.update_user(context(), user=require_user(), token="", changes=data.changes())
+    sign_in(user.id)
+    return redirect(url_for("web.profile", username=user.username))

@@ -1,0 +1,73 @@
+"""What every page template can use: the signed-in user, the CSRF field, filters, and
+the security headers of every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request, url_for
+from markupsafe import Markup, escape
+
+from imflask_app.web import csrf
+from imflask_app.web.blueprint import web
+from imflask_app.web.rendering import display_date, image_url, render_markdown
+from imflask_app.web.session import current_user
+
+# Pages load only their own scripts, styles, fonts; pictures may come from anywhere.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' https: http: data:",
+        "script-src 'self'",
+        "style-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@web.app_context_processor
+def page_globals() -> dict[str, Any]:
+    return {"current_user": current_user}
+
+
+@web.app_template_global()
+def csrf_field() -> Markup:
+    """The hidden input every state-changing form carries."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        csrf.FIELD, escape(csrf.token())
+    )
+
+
+@web.app_template_global()
+def csrf_token() -> str:
+    return csrf.token()
+
+
+@web.app_template_global()
+def page_url(number: int) -> str:
+    """This page's URL with ``?page=number``, keeping the other query arguments."""
+    args = {**request.args.to_dict(), "page": number}
+    if number == 1:
+        args.pop("page")
+    return url_for(request.endpoint or "web.home", **(request.view_args or {}), **args)
+
+
+@web.app_template_filter("avatar")
+def avatar(value: str | None) -> str:
+    return image_url(value) or url_for("static", filename="icons/avatar.svg")
+
+
+web.add_app_template_filter(render_markdown, "markdown")
+web.add_app_template_filter(display_date, "date")
+
+
+@web.after_request
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
