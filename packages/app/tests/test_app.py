@@ -155,3 +155,38 @@ def test_a_store_going_down_is_reported_and_recovered_without_restart(make_app, 
     assert waited < 5  # bounded by the store timeouts, never a hang
     assert client.get("/healthz").status_code == 200
     assert recovered.status_code == 200, recovered.get_json()
+
+
+def test_lists_read_from_a_replica_when_one_is_configured(make_app, store_uris, client):
+    token = client.post(
+        "/api/users", json={"user": {"username": "a", "email": "a@b.co", "password": "12345678"}}
+    ).get_json()["user"]["token"]
+    client.post(
+        "/api/articles",
+        headers={"Authorization": f"Token {token}"},
+        json={"article": {"title": "t", "description": "d", "body": "b"}},
+    )
+    app = make_app(mysql_replica_uri=store_uris.mysql_uri)  # the same data stands in for one
+    stores = app.extensions["imflask.context"].stores
+
+    listed = app.test_client().get("/api/articles")
+    ready = app.test_client().get("/readyz")
+
+    assert stores.sql_read is not stores.sql
+    assert listed.get_json()["articlesCount"] == 1
+    assert ready.get_json()["mysql_replica"] == "ok"
+
+
+def test_an_unreachable_replica_fails_readiness_and_lists_but_not_writes(make_app):
+    app = make_app(mysql_replica_uri="mysql://root@127.0.0.1:1/replica", store_connect_timeout=0.3)
+    client = app.test_client()
+
+    assert client.get("/readyz").get_json()["mysql_replica"] == "down"
+    assert client.get("/api/articles").status_code == 503
+    assert (
+        client.post(
+            "/api/users",
+            json={"user": {"username": "a", "email": "a@b.co", "password": "12345678"}},
+        ).status_code
+        == 201
+    )

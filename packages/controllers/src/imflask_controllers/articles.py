@@ -57,8 +57,8 @@ def list_articles(
     limit: int = 20,
     offset: int = 0,
 ) -> ArticlePage:
-    """Newest first, filtered by tag, author and/or who favorited them."""
-    with ctx.stores.sql.connection() as conn:
+    """Newest first, filtered by tag, author and/or who favorited them (replica if any)."""
+    with ctx.stores.sql_read.connection() as conn:
         filters = _resolve_filters(conn, tag=tag, author=author, favorited=favorited)
         if filters is None:  # a filter names nothing that exists: nothing matches
             return ArticlePage([], 0)
@@ -68,8 +68,8 @@ def list_articles(
 
 
 def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> ArticlePage:
-    """Articles by the authors the viewer follows, newest first."""
-    with ctx.stores.sql.connection() as conn:
+    """Articles by the authors the viewer follows, newest first (replica if any)."""
+    with ctx.stores.sql_read.connection() as conn:
         filters = ArticleFilters(followed_by=viewer.id)
         rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
         articles = _articles_of_rows(conn, rows, viewer, all_followed=True)
@@ -195,7 +195,7 @@ def _count(ctx: Context, filters: ArticleFilters) -> int:
     ident = ",".join(f"{name}={value}" for name, value in sorted(filters.active().items()))
 
     def load() -> int:
-        with ctx.stores.sql.connection() as conn:
+        with ctx.stores.sql_read.connection() as conn:
             return articles_table.article_count(conn, filters)
 
     return cache.cached(

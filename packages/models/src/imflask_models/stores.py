@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,12 +12,26 @@ from imflask_models.mysql import migrate
 from imflask_models.mysql.database import SqlDatabase
 from imflask_models.redis.client import RedisStore
 
+_ALL: weakref.WeakSet[Stores] = weakref.WeakSet()
 
-@dataclass
+
+def forget_inherited_clients() -> None:
+    """After a fork: drop the parent's clients without closing them (closing would
+    end the parent's connections too); each store reconnects on first use."""
+    for stores in list(_ALL):
+        stores.forget_clients()
+
+
+@dataclass(eq=False)  # identity, not value: kept in a WeakSet
 class Stores:
     sql: SqlDatabase
     mongo: MongoStore
     redis: RedisStore
+    # Lists and the feed may read from a replica (FLASK_MYSQL_REPLICA_URI); else the primary.
+    sql_read: SqlDatabase
+
+    def __post_init__(self) -> None:
+        _ALL.add(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Stores:
@@ -27,14 +42,26 @@ class Stores:
             "connect_timeout": settings.store_connect_timeout,
             "read_timeout": settings.store_read_timeout,
         }
+        sql = SqlDatabase(settings.mysql_uri, pool_size=settings.sql_pool_size, **timeouts)
+        replica = settings.mysql_replica_uri
         return cls(
-            sql=SqlDatabase(settings.mysql_uri, pool_size=settings.sql_pool_size, **timeouts),
+            sql=sql,
             mongo=MongoStore(settings.mongo_uri, settings.mongo_db_name, **timeouts),
             redis=RedisStore(settings.redis_url, settings.redis_key_prefix, **timeouts),
+            sql_read=SqlDatabase(replica, pool_size=settings.sql_pool_size, **timeouts)
+            if replica
+            else sql,
         )
 
     def readiness_checks(self) -> dict[str, Callable[[], bool]]:
-        return {"mysql": self.sql.ping, "mongo": self.mongo.ping, "redis": self.redis.ping}
+        checks = {"mysql": self.sql.ping, "mongo": self.mongo.ping, "redis": self.redis.ping}
+        if self.sql_read is not self.sql:
+            checks["mysql_replica"] = self.sql_read.ping
+        return checks
+
+    def forget_clients(self) -> None:
+        for store in (self.sql, self.sql_read, self.mongo, self.redis):
+            store.forget_client()
 
     def upgrade(self) -> dict[str, list[str]]:
         """Bring the SQL schema and the Mongo indexes up to date (idempotent)."""
@@ -44,5 +71,7 @@ class Stores:
 
     def close(self) -> None:
         self.sql.close()
+        if self.sql_read is not self.sql:
+            self.sql_read.close()
         self.mongo.close()
         self.redis.close()

@@ -95,6 +95,12 @@ class MongoStore:
     def drop_database(self) -> None:
         self.client.drop_database(self.db_name)
 
+    def forget_client(self) -> None:
+        """Drop the client without closing it (after a fork; see ``forget_inherited_clients``)."""
+        with self._lock:
+            self._client = None
+            self._pid = None
+
     def close(self) -> None:
         with self._lock:
             client, self._client, self._pid = self._client, None, None

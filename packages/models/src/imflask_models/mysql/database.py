@@ -151,6 +151,12 @@ class SqlDatabase:
         with self.connection() as conn:
             return conn.scalar("SELECT 1 AS ok") == 1
 
+    def forget_client(self) -> None:
+        """Drop the client without closing it (after a fork; see ``forget_inherited_clients``)."""
+        with self._lock:
+            self._pool = None
+            self._pid = None
+
     def close(self) -> None:
         with self._lock:
             pool, self._pool, self._pid = self._pool, None, None

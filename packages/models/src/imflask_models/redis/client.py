@@ -116,6 +116,12 @@ class RedisStore:
             deleted += self.client.delete(*batch)
         return deleted
 
+    def forget_client(self) -> None:
+        """Drop the client without closing it (after a fork; see ``forget_inherited_clients``)."""
+        with self._lock:
+            self._client = self._queue_client = None
+            self._pid = self._queue_pid = None
+
     def close(self) -> None:
         with self._lock:
             clients = [self._client, self._queue_client]
