@@ -168,18 +168,17 @@ def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
 
 
 def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
-    with ctx.stores.sql.connection() as conn:
-        row = _article(conn, slug)
-        favorites.favorite(conn, user_id=user.id, article_id=row.id)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-    forget_counts(ctx)
-    return get_article(ctx, slug=slug, viewer=user)
+    return _set_favorite(ctx, slug, user, favorites.favorite)
 
 
 def unfavorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
+    return _set_favorite(ctx, slug, user, favorites.unfavorite)
+
+
+def _set_favorite(ctx: Context, slug: str, user: UserRow, change: Callable[..., None]) -> Article:
     with ctx.stores.sql.connection() as conn:
         row = _article(conn, slug)
-        favorites.unfavorite(conn, user_id=user.id, article_id=row.id)
+        change(conn, user_id=user.id, article_id=row.id)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     forget_counts(ctx)
     return get_article(ctx, slug=slug, viewer=user)

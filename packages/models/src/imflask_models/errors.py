@@ -1,8 +1,36 @@
 """Errors the models raise in place of driver exceptions."""
 
-from imflask_core.errors import StoreUnavailable
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-__all__ = ["DuplicateKey", "StoreUnavailable"]
+from imflask_core.errors import StoreUnavailable
+from imflask_core.observability import store_call
+
+__all__ = ["DuplicateKey", "StoreUnavailable", "unavailable_on"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unavailable_on(
+    store: str, *failures: type[Exception]
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator: time the call as one ``store`` call, and turn the driver's connection
+    and timeout errors (``failures``) into ``StoreUnavailable(store)``."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                with store_call(store):
+                    return function(*args, **kwargs)
+            except failures as error:
+                raise StoreUnavailable(store, str(error)) from error
+
+        return wrapper
+
+    return decorate
 
 
 class DuplicateKey(Exception):

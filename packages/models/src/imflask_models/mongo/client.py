@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
 from pymongo import IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
-from imflask_core.observability import store_call
-from imflask_models.errors import StoreUnavailable
+from imflask_models.errors import unavailable_on
 
 STORE = "mongo"
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # collection name -> its indexes; filled by declare_indexes() beside each collection's code.
 _INDEXES: dict[str, list[IndexModel]] = {}
@@ -32,18 +26,8 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
     return dict(_INDEXES)
 
 
-def unavailable_on_failure(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn pymongo's connection and timeout errors into ``StoreUnavailable``."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            with store_call(STORE):
-                return function(*args, **kwargs)
-        except ConnectionFailure as error:  # includes timeouts and server selection
-            raise StoreUnavailable(STORE, str(error)) from error
-
-    return wrapper
+# Connection, timeout and server-selection errors become StoreUnavailable("mongo").
+unavailable_on_failure = unavailable_on(STORE, ConnectionFailure)
 
 
 class MongoStore:

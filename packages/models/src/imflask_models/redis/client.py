@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from imflask_core.observability import store_call
-from imflask_models.errors import StoreUnavailable
+from imflask_models.errors import unavailable_on
 
 STORE = "redis"
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
-def unavailable_on_failure(function: Callable[P, R]) -> Callable[P, R]:
-    """Turn redis-py's connection and timeout errors into ``StoreUnavailable``."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            with store_call(STORE):
-                return function(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as error:
-            raise StoreUnavailable(STORE, str(error)) from error
-
-    return wrapper
+# Connection, timeout and server-selection errors become StoreUnavailable("redis").
+unavailable_on_failure = unavailable_on(STORE, RedisConnectionError, RedisTimeoutError)
 
 
 class RedisStore:
