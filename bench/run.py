@@ -150,22 +150,22 @@ def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> d
     with _serve(server, "hello:app", env, args.workers, cwd=ROOT / "bench") as (port, _):
         hello = _wrk("hello", f"http://127.0.0.1:{port}/", args.duration)
     results["hello"] = vars(hello)
-    with _serve(server, "imflask_app.wsgi:app", env, args.workers, cwd=ROOT) as (port, pids):
+    with _serve(server, "imflask_app.wsgi:app", env, args.workers, cwd=ROOT) as (port, master):
         rss = {}
         for name, path, header, body in endpoints:
             if name == "login":  # argon2 holds 64 MiB while it hashes: measure before too
-                rss["after reads"] = _idle_rss(pids)
+                rss["after reads"] = _idle_rss(master)
             url = f"http://127.0.0.1:{port}{path}"
             _wrk(name, url, 2, header=header, body=body)  # warm-up: caches, pools
             result = _wrk(name, url, args.duration, header=header, body=body)
             results[name] = {**vars(result), "ratio_to_hello": round(result.rps / hello.rps, 3)}
-        rss["after logins"] = _idle_rss(pids)
+        rss["after logins"] = _idle_rss(master)
     return {"results": results, "worker_rss_mb": rss}
 
 
-def _idle_rss(pids: list[int]) -> list[float]:
+def _idle_rss(master: int) -> list[float]:
     """Each worker's resident memory once it has finished the requests still queued."""
-    processes = [psutil.Process(pid) for pid in pids]
+    processes = psutil.Process(master).children()
     for p in processes:
         p.cpu_percent(interval=None)  # the first call only sets the baseline
     for _ in range(60):
@@ -194,7 +194,8 @@ class _serve:
             ]  # fmt: skip
         self.env, self.cwd, self.workers = env, cwd, workers
 
-    def __enter__(self) -> tuple[int, list[int]]:
+    def __enter__(self) -> tuple[int, int]:
+        """The port, and the server's pid (its children are the workers)."""
         self.process = subprocess.Popen(
             self.argv, env=self.env, cwd=self.cwd, start_new_session=True
         )
@@ -203,7 +204,7 @@ class _serve:
             workers = psutil.Process(self.process.pid).children(recursive=False)
             if _answers(self.port) and len(workers) >= self.workers:
                 time.sleep(1.0)  # let every worker finish importing the app
-                return self.port, [c.pid for c in workers][: self.workers]
+                return self.port, self.process.pid
             time.sleep(0.2)
         self.process.kill()
         raise RuntimeError(f"{self.argv[0]} did not start")

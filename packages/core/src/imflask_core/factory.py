@@ -172,19 +172,20 @@ def register_metrics(app: Flask, settings: Settings) -> None:
 
 def register_security_headers(app: Flask, settings: Settings) -> None:
     """Headers every response carries; HSTS only in production (it needs HTTPS)."""
-    headers = {
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-        "Content-Security-Policy": "frame-ancestors 'none'; object-src 'none'; base-uri 'self'",
-    }
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"),
+    ]
     if settings.is_production:
-        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        # One pass over the headers (a view may have set its own, e.g. a stricter CSP).
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend([(n, v) for n, v in headers if n.lower() not in present])
         return response
 
 
