@@ -183,3 +183,27 @@ def test_list_counts_read_after_writes_are_fresh(client, sign_up, publish):
     assert count() == 1
     assert count("favorited=anne") == 0
     assert count(path="/api/articles/feed", headers=anne.headers) == 0
+
+
+def test_list_pages_read_after_writes_are_fresh(client, sign_up, publish):
+    jake, anne = sign_up("jake"), sign_up("anne")
+    slug = publish(jake, title="Old title", tagList=["a"])["slug"]
+
+    def first(headers=None):
+        return client.get("/api/articles", headers=headers or {}).get_json()["articles"][0]
+
+    first()  # the page is cached now
+    client.put(
+        f"/api/articles/{slug}", headers=jake.headers, json={"article": {"title": "New title"}}
+    )
+    renamed = first()
+    client.post("/api/articles/new-title/favorite", headers=anne.headers)
+    favorited = first(anne.headers)
+    client.put("/api/user", headers=jake.headers, json={"user": {"bio": "fresh bio"}})
+    rebio = first()
+
+    assert renamed["title"] == "New title"
+    assert renamed["slug"] == "new-title"
+    assert (favorited["favorited"], favorited["favoritesCount"]) == (True, 1)
+    assert first()["favorited"] is False  # the flags are per viewer, not cached
+    assert rebio["author"]["bio"] == "fresh bio"

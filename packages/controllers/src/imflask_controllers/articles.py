@@ -58,22 +58,56 @@ def list_articles(
     offset: int = 0,
 ) -> ArticlePage:
     """Newest first, filtered by tag, author and/or who favorited them (replica if any)."""
-    with ctx.stores.sql_read.connection() as conn:
-        filters = _resolve_filters(conn, tag=tag, author=author, favorited=favorited)
-        if filters is None:  # a filter names nothing that exists: nothing matches
-            return ArticlePage([], 0)
-        rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
-        articles = _articles_of_rows(conn, rows, viewer)
-    return ArticlePage(articles, _count(ctx, filters))
+    ident = f"tag={tag or ''}&author={author or ''}&favorited={favorited or ''}"
+
+    def load(conn: SqlConnection) -> ArticleFilters | None:
+        return _resolve_filters(conn, tag=tag, author=author, favorited=favorited)
+
+    return _page(ctx, ident, load, viewer=viewer, limit=limit, offset=offset)
 
 
 def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> ArticlePage:
     """Articles by the authors the viewer follows, newest first (replica if any)."""
-    with ctx.stores.sql_read.connection() as conn:
-        filters = ArticleFilters(followed_by=viewer.id)
-        rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
-        articles = _articles_of_rows(conn, rows, viewer, all_followed=True)
-    return ArticlePage(articles, _count(ctx, filters))
+    filters = ArticleFilters(followed_by=viewer.id)
+    return _page(
+        ctx, f"feed={viewer.id}", lambda conn: filters, viewer=viewer, limit=limit, offset=offset
+    )
+
+
+def forget_lists(ctx: Context) -> None:
+    """Call after any write that may change what a list shows or how many it has."""
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")
+
+
+def _page(
+    ctx: Context,
+    ident: str,
+    resolve: Callable[[SqlConnection], ArticleFilters | None],
+    *,
+    viewer: UserRow | None,
+    limit: int,
+    offset: int,
+) -> ArticlePage:
+    """A list page: its public part through the cache, then the viewer's flags."""
+
+    def load() -> dict:
+        with ctx.stores.sql_read.connection() as conn:
+            filters = resolve(conn)
+            if filters is None:  # a filter names nothing that exists: nothing matches
+                return {"rows": [], "total": 0}
+            rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
+            tags = tags_table.tags_of_articles(conn, [row.id for row in rows])
+            total = articles_table.article_count(conn, filters)
+        return {"rows": [_listed_json(row, tags.get(row.id, [])) for row in rows], "total": total}
+
+    page = cache.cached(
+        ctx.stores.redis,
+        cache.ARTICLE_LISTS,
+        f"{ident}&limit={limit}&offset={offset}",
+        load,
+        ttl=ctx.settings.cache_ttl,
+    )
+    return ArticlePage(_with_viewer_flags(ctx, page["rows"], viewer), page["total"])
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -116,7 +150,7 @@ def create_article(
         )
         tags_table.set_article_tags(conn, article_id, tags)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    forget_counts(ctx)
+    forget_lists(ctx)
     notifications.article_published(ctx, article_id=article_id)
     return get_article(ctx, slug=slug, viewer=author)
 
@@ -149,9 +183,9 @@ def update_article(
         if tags is not None:
             tags_table.set_article_tags(conn, row.id, tags)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, new_slug)
+    forget_lists(ctx)  # a list shows the title, description, tags and slug
     if tags is not None:
         cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-        forget_counts(ctx)
     return get_article(ctx, slug=new_slug, viewer=editor)
 
 
@@ -162,7 +196,7 @@ def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
         articles_table.delete_article(conn, row.id)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    forget_counts(ctx)
+    forget_lists(ctx)
     # After the commit: comments of a deleted article are unreachable even if this fails.
     comments_collection.delete_comments_of_article(ctx.stores.mongo.db, row.id)
 
@@ -180,31 +214,13 @@ def _set_favorite(ctx: Context, slug: str, user: UserRow, change: Callable[..., 
         row = _article(conn, slug)
         change(conn, user_id=user.id, article_id=row.id)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-    forget_counts(ctx)
+    forget_lists(ctx)
     return get_article(ctx, slug=slug, viewer=user)
 
 
 def article_id_by_slug(ctx: Context, slug: str) -> int:
     """The id of an existing article (for comments); ``NotFound`` otherwise."""
     return _public_article(ctx, slug)["id"]
-
-
-def _count(ctx: Context, filters: ArticleFilters) -> int:
-    """The list's total, through the cache (any write that may change a count bumps it)."""
-    ident = ",".join(f"{name}={value}" for name, value in sorted(filters.active().items()))
-
-    def load() -> int:
-        with ctx.stores.sql_read.connection() as conn:
-            return articles_table.article_count(conn, filters)
-
-    return cache.cached(
-        ctx.stores.redis, cache.ARTICLE_COUNTS, ident or "all", load, ttl=ctx.settings.cache_ttl
-    )
-
-
-def forget_counts(ctx: Context) -> None:
-    """Call after any write that may change how many articles a list has."""
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")
 
 
 def _public_article(ctx: Context, slug: str) -> dict:
@@ -285,36 +301,51 @@ def _resolve_filters(
     return filters
 
 
-def _articles_of_rows(
-    conn: SqlConnection,
-    rows: list[ListedArticle],
-    viewer: UserRow | None,
-    *,
-    all_followed: bool = False,  # the feed: the viewer follows every author in it
-) -> list[Article]:
-    """Whole list items from page rows: tags and the viewer's flags (one query each)."""
-    ids = [row.id for row in rows]
-    tags = tags_table.tags_of_articles(conn, ids)
-    authors = {row.author_id for row in rows}
+def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
+    """A list item's public part, as the cache keeps it."""
+    return {
+        "id": row.id,
+        "slug": row.slug,
+        "title": row.title,
+        "description": row.description,
+        "tags": tags,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "favorites_count": row.favorites_count,
+        "author": {
+            "id": row.author_id,
+            "username": row.author_username,
+            "bio": row.author_bio,
+            "image": row.author_image,
+        },
+    }
+
+
+def _with_viewer_flags(ctx: Context, rows: list[dict], viewer: UserRow | None) -> list[Article]:
+    """List items with ``favorited`` and ``following`` for the viewer (two indexed queries)."""
     favorited: set[int] = set()
-    followed: set[int] = authors if all_followed else set()
+    followed: set[int] = set()
     if viewer is not None and rows:
-        favorited = favorites.favorited_among(conn, viewer.id, ids)
-        if not all_followed:
+        with ctx.stores.sql_read.connection() as conn:
+            favorited = favorites.favorited_among(conn, viewer.id, [row["id"] for row in rows])
+            authors = {row["author"]["id"] for row in rows}
             followed = follows.followed_among(conn, viewer.id, authors)
     return [
         Article(
-            slug=row.slug,
-            title=row.title,
-            description=row.description,
+            slug=row["slug"],
+            title=row["title"],
+            description=row["description"],
             body=None,
-            tags=tags.get(row.id, []),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            favorited=row.id in favorited,
-            favorites_count=row.favorites_count,
+            tags=row["tags"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            favorited=row["id"] in favorited,
+            favorites_count=row["favorites_count"],
             author=Profile(
-                row.author_username, row.author_bio, row.author_image, row.author_id in followed
+                row["author"]["username"],
+                row["author"]["bio"],
+                row["author"]["image"],
+                row["author"]["id"] in followed,
             ),
         )
         for row in rows

@@ -40,7 +40,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
         raise Invalid("username", "is you; you cannot follow yourself")
     with ctx.stores.sql.connection() as conn:
         follows.follow(conn, follower_id=follower.id, followed_id=target.id)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")  # the follower's feed
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # the follower's feed
     return _profile(public(target), True)
 
 
@@ -48,7 +48,7 @@ def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")  # the follower's feed
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # the follower's feed
     return _profile(public(target), False)
 
 
@@ -70,6 +70,7 @@ def forget_profile(ctx: Context, user_id: int, *usernames: str) -> None:
         slugs = articles_table.slugs_by_author(conn, user_id)
     cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # lists show the author
 
 
 def profiles_of(

@@ -140,7 +140,7 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
     with ctx.stores.sql.connection() as conn:
         conn.refresh_statistics(SEEDED_TABLES)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_COUNTS, "all")
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")
     return SeedReport(
         len(user_ids), len(article_ids), tag_links, len(follow_pairs), len(favorite_pairs)
     )

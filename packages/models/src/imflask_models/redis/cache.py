@@ -45,8 +45,9 @@ class CacheFamily:
 ARTICLE = CacheFamily("article")  # the public part of one article and its author, by slug
 PROFILE = CacheFamily("profile")  # a user's public profile, by username
 TAGS = CacheFamily("tags")  # the popular tags list, one id: "popular"
-# How many articles match a list's filters (COUNT(*) is the costly part of a page).
-ARTICLE_COUNTS = CacheFamily("article-counts", shared_generation=True)
+# The public part of a list page (its articles, their tags, the total that match), by
+# filters, limit and offset: one generation for all, bumped by any write a list shows.
+ARTICLE_LISTS = CacheFamily("article-lists", shared_generation=True)
 
 
 def cached(
