@@ -16,8 +16,8 @@ worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30  # SIGTERM: finish the requests in flight, then exit
 keepalive = 2
-max_requests = 10_000  # recycle workers now and then; jitter avoids a thundering herd
-max_requests_jitter = 1_000
+# No max_requests: recycling workers costs a re-import each time and nothing here
+# leaks (bench/README.md); add --max-requests if a dependency ever does.
 accesslog = None  # the app logs one line per request itself (JSON in production)
 errorlog = "-"
 # The app is imported in each worker, after the fork: no store client crosses a fork.

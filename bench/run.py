@@ -181,10 +181,12 @@ class _serve:
     def __init__(self, server: str, target: str, env: dict, workers: int, cwd: Path):
         self.port = _free_port()
         if server == "gunicorn":
+            # The production settings (gunicorn.conf.py: Prometheus' multiprocess mode...),
+            # with this run's workers and port.
             self.argv = [
-                str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
-                "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
-                "--backlog", "2048", target,
+                str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
+                "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+                "--log-level", "warning", "--backlog", "2048", target,
             ]  # fmt: skip
         else:
             self.argv = [
@@ -221,26 +223,41 @@ class _serve:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+# Prints the first body of each non-2xx status, so a failure says what it was.
+STATUS_LUA = """
+local seen = {}
+response = function(status, headers, body)
+  if status >= 300 and not seen[status] then
+    seen[status] = true
+    io.write("non-2xx " .. status .. ": " .. string.sub(body or "", 1, 200) .. "\\n")
+  end
+end
+"""
+
+
 def _wrk(name: str, url: str, seconds: int, header=None, body=None) -> Result:
     if body is None:
         argv = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url]
     else:  # a login hashes for ~0.1 s on purpose: 8 connections, and time to answer
         argv = ["wrk", "-t2", "-c8", "--timeout", "20s", f"-d{seconds}s", "--latency", url]
-    script = None
     if header:
         argv += ["-H", header]
+    lua = STATUS_LUA
     if body is not None:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
-        script.write(
+        lua += (
             'wrk.method = "POST"\n'
             f"wrk.body = {json.dumps(body)}\n"
             'wrk.headers["Content-Type"] = "application/json"\n'
         )
-        script.close()
-        argv += ["-s", script.name]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    if script:
-        os.unlink(script.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(lua)
+        script.flush()
+        out = subprocess.run(
+            [*argv, "-s", script.name], capture_output=True, text=True, check=True
+        ).stdout
+    for line in out.splitlines():
+        if line.startswith("non-2xx") and seconds > 2:
+            print(f"  {name}: {line}", flush=True)
     result = Result(
         name=name,
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
