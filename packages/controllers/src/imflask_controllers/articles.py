@@ -15,9 +15,10 @@ from imflask_controllers.profiles import Profile
 from imflask_models.errors import DuplicateKey
 from imflask_models.mongo import comments as comments_collection
 from imflask_models.mysql import articles as articles_table
-from imflask_models.mysql import favorites, follows
+from imflask_models.mysql import favorites
 from imflask_models.mysql import tags as tags_table
 from imflask_models.mysql import users as users_table
+from imflask_models.mysql import viewer as reader
 from imflask_models.mysql.articles import ArticleFilters, ArticleRow, ListedArticle
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
@@ -116,8 +117,8 @@ def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
     favorited = following = False
     if viewer is not None:
         with ctx.stores.sql.connection() as conn:
-            favorited = bool(favorites.favorited_among(conn, viewer.id, [public["id"]]))
-            following = bool(follows.followed_among(conn, viewer.id, [author["id"]]))
+            liked, followed = reader.viewer_flags(conn, viewer.id, [public["id"]], [author["id"]])
+        favorited, following = bool(liked), bool(followed)
     return Article(
         slug=public["slug"],
         title=public["title"],
@@ -327,9 +328,12 @@ def _with_viewer_flags(ctx: Context, rows: list[dict], viewer: UserRow | None) -
     followed: set[int] = set()
     if viewer is not None and rows:
         with ctx.stores.sql_read.connection() as conn:
-            favorited = favorites.favorited_among(conn, viewer.id, [row["id"] for row in rows])
-            authors = {row["author"]["id"] for row in rows}
-            followed = follows.followed_among(conn, viewer.id, authors)
+            favorited, followed = reader.viewer_flags(
+                conn,
+                viewer.id,
+                [row["id"] for row in rows],
+                {row["author"]["id"] for row in rows},
+            )
     return [
         Article(
             slug=row["slug"],
