@@ -149,6 +149,7 @@ def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> d
     ]
     results = {}
     with _serve(server, "hello:app", env, args.workers, cwd=ROOT / "bench") as (port, _):
+        _wrk("hello", f"http://127.0.0.1:{port}/", 2)  # warm-up, as for every endpoint
         hello = _wrk("hello", f"http://127.0.0.1:{port}/", args.duration)
     results["hello"] = vars(hello)
     with _serve(server, "imflask_app.wsgi:app", env, args.workers, cwd=ROOT) as (port, master):
