@@ -64,10 +64,6 @@ class StoreUris:
         }
 
 
-def real_servers() -> bool:
-    return bool(os.environ.get("IMFLASK_TEST_MYSQL_URI"))
-
-
 @pytest.fixture(scope="session")
 def embedded_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A throw-away instance folder for the embedded Mongo and Redis daemons."""

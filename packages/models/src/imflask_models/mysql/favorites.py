@@ -23,10 +23,6 @@ SELECT article_id, COUNT(*) AS favorites
 FROM favorites WHERE article_id IN %(article_ids)s
 GROUP BY article_id
 """
-SELECT_FAVORITED_AMONG = """
-SELECT article_id FROM favorites
-WHERE user_id = %(user_id)s AND article_id IN %(article_ids)s
-"""
 
 
 def favorite(conn: SqlConnection, *, user_id: int, article_id: int) -> None:
@@ -46,14 +42,6 @@ def favorite_counts(conn: SqlConnection, article_ids: Iterable[int]) -> dict[int
     counts = dict.fromkeys(article_ids, 0)
     counts.update({row["article_id"]: row["favorites"] for row in rows})
     return counts
-
-
-def favorited_among(conn: SqlConnection, user_id: int, article_ids: Iterable[int]) -> set[int]:
-    article_ids = sorted(set(article_ids))
-    if not article_ids:
-        return set()
-    rows = conn.all(SELECT_FAVORITED_AMONG, {"user_id": user_id, "article_ids": article_ids})
-    return {row["article_id"] for row in rows}
 
 
 def favorite_many(conn: SqlConnection, pairs: list[tuple[int, int]]) -> None:
