@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 
+import pymysql
 import pytest
 
 from imflask_models.errors import DuplicateKey, StoreUnavailable
@@ -119,3 +121,66 @@ def test_sql_uris_are_parsed(uri, expected):
 def test_other_uris_are_refused_with_the_expected_shape(uri):
     with pytest.raises(ValueError, match="FLASK_MYSQL_URI must look like"):
         parse_sql_uri(uri)
+
+
+# A MySQL server closes connections on its own (restart, wait_timeout, KILL);
+# SQLite has no server, so these run on the real-server pass of .ci/run.
+mysql_only = pytest.mark.skipif(
+    "sqlite" in (os.environ.get("IMFLASK_TEST_MYSQL_URI") or "sqlite"),
+    reason="needs a MySQL server: set IMFLASK_TEST_MYSQL_URI (.ci/run's second pass does)",
+)
+
+
+def close_server_side(ctx, victim=None):
+    """Have the server close ``victim``'s connection (or every connection to the test
+    database), as a restart or ``wait_timeout`` would; from outside the pool."""
+    t = ctx.stores.sql.target
+    with pymysql.connect(host=t.host, port=t.port, user=t.user, password=t.password) as admin:
+        cursor = admin.cursor()
+        if victim is not None:
+            ids = [victim.scalar("SELECT CONNECTION_ID() AS id")]
+        else:
+            cursor.execute(
+                "SELECT id FROM information_schema.processlist WHERE db = %s", (t.database,)
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        for connection_id in ids:
+            cursor.execute("KILL CONNECTION %s", (connection_id,))
+
+
+@mysql_only
+def test_a_pooled_connection_the_server_closed_is_replaced_on_the_next_read(ctx):
+    with ctx.stores.sql.connection() as first, ctx.stores.sql.connection() as second:
+        pass  # two connections in the pool
+    close_server_side(ctx)
+
+    with ctx.stores.sql.connection() as first, ctx.stores.sql.connection() as second:
+        assert first.scalar("SELECT 1 AS one") == 1
+        assert second.scalar("SELECT 1 AS one") == 1
+
+
+@mysql_only
+def test_a_transaction_on_a_pooled_connection_the_server_closed_starts_afresh(ctx):
+    with ctx.stores.sql.connection():
+        pass  # a connection in the pool
+    close_server_side(ctx)
+
+    with ctx.stores.sql.transaction() as conn:
+        add_jake(conn)
+
+    with ctx.stores.sql.connection() as conn:
+        assert users_table.user_by_username(conn, "jake") is not None
+
+
+@mysql_only
+def test_a_transaction_whose_connection_dies_halfway_applies_nothing(ctx):
+    with pytest.raises(StoreUnavailable), ctx.stores.sql.transaction() as conn:  # noqa: PT012
+        add_jake(conn)
+        close_server_side(ctx, conn)
+        add_jake(conn, username="finn", email="finn@jake.jake")  # never on a new connection
+
+    with ctx.stores.sql.connection() as conn:
+        assert users_table.user_by_username(conn, "jake") is None
+        assert users_table.user_by_username(conn, "finn") is None
+    with ctx.stores.sql.transaction() as conn:  # and the pool still works
+        add_jake(conn)

@@ -72,6 +72,31 @@ class SqlConnection:
             cursor.executemany(self.dialect.sql(query), rows)
             return cursor.rowcount
 
+    def begin(self) -> None:
+        """Start a transaction (``db.transaction()`` calls this; see there)."""
+        with self._translated_errors(), store_call(STORE):
+            if self.dialect is SQLITE:
+                self._raw.execute("BEGIN IMMEDIATE")  # take the write lock now, not midway
+                return
+            # DBUtils' begin(): inside it, a lost connection fails the statement
+            # instead of replaying it on a new connection outside the transaction.
+            try:
+                self._raw.begin()
+            except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+                # The server closed the pooled connection; DBUtils' rollback()
+                # reopens a connection it cannot roll back on. Then try once more.
+                with contextlib.suppress(pymysql.err.OperationalError, pymysql.err.InterfaceError):
+                    self._raw.rollback()
+                self._raw.begin()
+
+    def commit(self) -> None:
+        with self._translated_errors(), store_call(STORE):
+            self._raw.commit()
+
+    def rollback(self) -> None:
+        with self._translated_errors(), store_call(STORE):
+            self._raw.rollback()
+
     def refresh_statistics(self, tables: list[str]) -> None:
         """Let the query planner see a bulk load's new row counts."""
         for statement in self.dialect.analyze(tables):
@@ -139,13 +164,14 @@ class SqlDatabase:
     def transaction(self) -> Iterator[SqlConnection]:
         """Borrow a connection and run the block as one transaction."""
         with self.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
+            conn.begin()
             try:
                 yield conn
             except BaseException:
-                self._safe_rollback(conn)
+                with contextlib.suppress(StoreUnavailable):  # a lost connection's work is void
+                    conn.rollback()
                 raise
-            conn.execute("COMMIT")
+            conn.commit()
 
     def ping(self) -> bool:
         with self.connection() as conn:
@@ -171,10 +197,6 @@ class SqlDatabase:
         else:
             pool.close()
 
-    def _safe_rollback(self, conn: SqlConnection) -> None:
-        with contextlib.suppress(StoreUnavailable):  # a lost connection's transaction is void
-            conn.execute("ROLLBACK")
-
     def _pool_of_this_process(self) -> Any:
         pid = os.getpid()
         if self._pid != pid:
@@ -194,7 +216,12 @@ class SqlDatabase:
             maxcached=self._pool_size,
             maxconnections=0,  # never block waiting for a free connection
             blocking=False,
-            ping=1,  # check a connection when it is borrowed: survives server restarts
+            # No round trip on borrow or return. A connection the server closed is
+            # reopened by DBUtils when a statement outside a transaction fails on
+            # it, and by ``SqlConnection.begin`` for a transaction; only a
+            # transaction (``begin()``) is rolled back when it comes back.
+            ping=0,
+            reset=False,
             host=t.host,
             port=t.port,
             user=t.user,
