@@ -185,6 +185,25 @@ def test_list_counts_read_after_writes_are_fresh(client, sign_up, publish):
     assert count(path="/api/articles/feed", headers=anne.headers) == 0
 
 
+def test_the_feeds_flags_read_after_favoriting_are_fresh(client, ctx, sign_up, publish):
+    jake, anne = sign_up("jake"), sign_up("anne")
+    slug = publish(jake)["slug"]
+    client.post("/api/profiles/jake/follow", headers=anne.headers)
+
+    def listed():
+        article = client.get("/api/articles/feed", headers=anne.headers).get_json()["articles"][0]
+        return article["favorited"], article["favoritesCount"], article["author"]["following"]
+
+    assert listed() == (False, 0, True)
+    assert ctx.stores.redis.client.keys(f"{ctx.settings.redis_key_prefix}cache:article-lists:*")
+
+    client.post(f"/api/articles/{slug}/favorite", headers=anne.headers)
+    assert listed() == (True, 1, True)
+
+    client.delete(f"/api/articles/{slug}/favorite", headers=anne.headers)
+    assert listed() == (False, 0, True)
+
+
 def test_list_pages_read_after_writes_are_fresh(client, sign_up, publish):
     jake, anne = sign_up("jake"), sign_up("anne")
     slug = publish(jake, title="Old title", tagList=["a"])["slug"]

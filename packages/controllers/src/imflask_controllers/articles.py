@@ -71,7 +71,13 @@ def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> 
     """Articles by the authors the viewer follows, newest first (replica if any)."""
     filters = ArticleFilters(followed_by=viewer.id)
     return _page(
-        ctx, f"feed={viewer.id}", lambda conn: filters, viewer=viewer, limit=limit, offset=offset
+        ctx,
+        f"feed={viewer.id}",
+        lambda conn: filters,
+        viewer=viewer,
+        limit=limit,
+        offset=offset,
+        personal=True,
     )
 
 
@@ -88,8 +94,14 @@ def _page(
     viewer: UserRow | None,
     limit: int,
     offset: int,
+    personal: bool = False,
 ) -> ArticlePage:
-    """A list page: its public part through the cache, then the viewer's flags."""
+    """A list page: its public part through the cache, then the viewer's flags.
+
+    A ``personal`` page (the feed) is only ever read by ``viewer``, so its cache
+    entry keeps their flags too: every favorite and follow bumps the lists'
+    generation, so they are as fresh as the rest of the page.
+    """
 
     def load() -> dict:
         with ctx.stores.sql_read.connection() as conn:
@@ -99,7 +111,14 @@ def _page(
             rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
             tags = tags_table.tags_of_articles(conn, [row.id for row in rows])
             total = articles_table.article_count(conn, filters)
-        return {"rows": [_listed_json(row, tags.get(row.id, [])) for row in rows], "total": total}
+            page = {
+                "rows": [_listed_json(row, tags.get(row.id, [])) for row in rows],
+                "total": total,
+            }
+            if personal and viewer is not None:
+                liked, followed = _viewer_flags(conn, viewer, page["rows"])
+                page["flags"] = {"favorited": sorted(liked), "following": sorted(followed)}
+        return page
 
     page = cache.cached(
         ctx.stores.redis,
@@ -108,7 +127,14 @@ def _page(
         load,
         ttl=ctx.settings.cache_ttl,
     )
-    return ArticlePage(_with_viewer_flags(ctx, page["rows"], viewer), page["total"])
+    if "flags" in page:
+        liked, followed = set(page["flags"]["favorited"]), set(page["flags"]["following"])
+    elif viewer is not None and page["rows"]:
+        with ctx.stores.sql_read.connection() as conn:
+            liked, followed = _viewer_flags(conn, viewer, page["rows"])
+    else:
+        liked, followed = set(), set()
+    return ArticlePage(_listed_articles(page["rows"], liked, followed), page["total"])
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -322,18 +348,17 @@ def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
     }
 
 
-def _with_viewer_flags(ctx: Context, rows: list[dict], viewer: UserRow | None) -> list[Article]:
-    """List items with ``favorited`` and ``following`` for the viewer (two indexed queries)."""
-    favorited: set[int] = set()
-    followed: set[int] = set()
-    if viewer is not None and rows:
-        with ctx.stores.sql_read.connection() as conn:
-            favorited, followed = reader.viewer_flags(
-                conn,
-                viewer.id,
-                [row["id"] for row in rows],
-                {row["author"]["id"] for row in rows},
-            )
+def _viewer_flags(
+    conn: SqlConnection, viewer: UserRow, rows: list[dict]
+) -> tuple[set[int], set[int]]:
+    """(listed articles the viewer favorited, their authors the viewer follows)."""
+    return reader.viewer_flags(
+        conn, viewer.id, [row["id"] for row in rows], {row["author"]["id"] for row in rows}
+    )
+
+
+def _listed_articles(rows: list[dict], liked: set[int], followed: set[int]) -> list[Article]:
+    """Cached list items as articles, with ``favorited`` and ``following`` set."""
     return [
         Article(
             slug=row["slug"],
@@ -343,7 +368,7 @@ def _with_viewer_flags(ctx: Context, rows: list[dict], viewer: UserRow | None) -
             tags=row["tags"],
             created_at=datetime.fromisoformat(row["created_at"]),
             updated_at=datetime.fromisoformat(row["updated_at"]),
-            favorited=row["id"] in favorited,
+            favorited=row["id"] in liked,
             favorites_count=row["favorites_count"],
             author=Profile(
                 row["author"]["username"],
