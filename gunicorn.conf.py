@@ -6,6 +6,7 @@ Every value can be overridden on the command line or with GUNICORN_* variables
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -25,8 +26,10 @@ preload_app = False
 
 # Prometheus' multiprocess mode: every worker writes its metrics to files in one
 # folder and /metrics sums them. It must be set before any worker imports the app.
+# Without PROMETHEUS_MULTIPROC_DIR, a temporary folder is made, and removed on exit.
+METRICS_PREFIX = "imflask-metrics-"
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imflask-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
 
 def on_starting(server):
@@ -48,3 +51,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    made_here = os.path.dirname(folder) == tempfile.gettempdir()
+    if made_here and os.path.basename(folder).startswith(METRICS_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -27,6 +27,18 @@ def _get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+def _wait_for_health(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
     port = _free_port()
     env = {
@@ -48,15 +60,7 @@ def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        _wait_for_health(port)
         for _ in range(30):
             assert _get(f"http://127.0.0.1:{port}/api/tags")[0] == 200
 
@@ -74,3 +78,32 @@ def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
         server.wait(timeout=30)
 
     assert counts == {30.0}
+
+
+def test_a_metrics_folder_gunicorn_made_itself_is_removed_when_it_stops(app, store_uris, tmp_path):
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        store_uris.environment(),
+        FLASK_INSTANCE_PATH=str(tmp_path / "instance"),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="1",
+        TMPDIR=str(tmp_path),
+        no_proxy="*",
+    )
+    server = subprocess.Popen(
+        [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "imflask_app.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_health(port)
+        assert len(list(tmp_path.glob("imflask-metrics-*"))) == 1
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    assert list(tmp_path.glob("imflask-metrics-*")) == []
