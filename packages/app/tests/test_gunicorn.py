@@ -27,6 +27,18 @@ def _get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+def _start_gunicorn(env: dict[str, str]) -> subprocess.Popen:
+    """gunicorn with the project's settings, in its own process group (stop it with killpg)."""
+    return subprocess.Popen(
+        [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "imflask_app.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def _wait_for_health(port: int) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -51,14 +63,7 @@ def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
         "no_proxy": "*",
     }
     (tmp_path / "metrics").mkdir()
-    server = subprocess.Popen(
-        [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "imflask_app.wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    server = _start_gunicorn(env)
     try:
         _wait_for_health(port)
         for _ in range(30):
@@ -91,14 +96,7 @@ def test_a_metrics_folder_gunicorn_made_itself_is_removed_when_it_stops(app, sto
         TMPDIR=str(tmp_path),
         no_proxy="*",
     )
-    server = subprocess.Popen(
-        [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "imflask_app.wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = _start_gunicorn(env)
     try:
         _wait_for_health(port)
         assert len(list(tmp_path.glob("imflask-metrics-*"))) == 1
