@@ -226,3 +226,39 @@ def test_list_pages_read_after_writes_are_fresh(client, sign_up, publish):
     assert (favorited["favorited"], favorited["favoritesCount"]) == (True, 1)
     assert first()["favorited"] is False  # the flags are per viewer, not cached
     assert rebio["author"]["bio"] == "fresh bio"
+
+
+def test_without_mongo_an_article_is_still_deleted_and_its_comments_pruned_later(
+    app, client, ctx, make_app, sign_up, publish
+):
+    jake = sign_up("jake")
+    doomed, kept = publish(jake, title="doomed")["slug"], publish(jake, title="kept")["slug"]
+    for slug in (doomed, doomed, kept):
+        response = client.post(
+            f"/api/articles/{slug}/comments",
+            headers=jake.headers,
+            json={"comment": {"body": "hi"}},
+        )
+        assert response.status_code == 200
+    no_mongo = make_app(
+        mongo_uri="mongodb://127.0.0.1:1/?directConnection=true",
+        store_connect_timeout=0.5,
+        secret_key=ctx.settings.secret_key,  # jake's token is good there too
+    )
+
+    deleted = no_mongo.test_client().delete(f"/api/articles/{doomed}", headers=jake.headers)
+
+    assert deleted.status_code == 204
+    assert client.get(f"/api/articles/{doomed}").status_code == 404
+    comments = ctx.stores.mongo.db["comments"]
+    assert comments.count_documents({}) == 3  # unreachable, until the sweep
+
+    pruned = no_mongo.test_cli_runner().invoke(args=["db", "prune"])
+    assert pruned.exit_code == 1
+    assert "mongo is unavailable" in pruned.output
+
+    pruned = app.test_cli_runner().invoke(args=["db", "prune"])
+    assert pruned.exit_code == 0, pruned.output
+    assert "comments of deleted articles removed: 2" in pruned.output
+    assert comments.count_documents({}) == 1
+    assert len(client.get(f"/api/articles/{kept}/comments").get_json()["comments"]) == 1

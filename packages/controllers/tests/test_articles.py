@@ -147,6 +147,23 @@ def test_deleting_an_article_takes_its_favorites_and_tag_links(ctx):
         articles.get_article(ctx, slug=slug, viewer=None)
 
 
+def test_pruning_removes_only_the_comments_of_articles_that_are_gone(ctx, monkeypatch):
+    monkeypatch.setattr(comments, "PRUNE_BATCH", 2)  # several rounds
+    jake = make_user(ctx, "jake")
+    slugs = [make_article(ctx, jake, title=f"article {n}").slug for n in range(5)]
+    for slug in slugs:
+        comments.add_comment(ctx, slug=slug, author=jake, body="one")
+        comments.add_comment(ctx, slug=slug, author=jake, body="two")
+    with ctx.stores.sql.connection() as conn:  # gone without their comments, as if Mongo was down
+        conn.execute("DELETE FROM articles WHERE slug IN %(slugs)s", {"slugs": slugs[1::2]})
+
+    assert comments.prune_orphaned_comments(ctx) == 4
+    assert comments.prune_orphaned_comments(ctx) == 0
+    for slug in slugs[0::2]:
+        assert len(comments.list_comments(ctx, slug=slug, viewer=None)) == 2
+    assert ctx.stores.mongo.db["comments"].count_documents({}) == 6
+
+
 def test_the_page_total_counts_every_match(ctx):
     jake = make_user(ctx, "jake")
     for i in range(7):

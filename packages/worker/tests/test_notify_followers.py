@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from imflask_controllers import articles, notifications, users
 from imflask_models.mongo import notifications as inbox
 from imflask_models.redis import jobs
-
-WORKER = Path(sys.executable).parent / "imflask-worker"
 
 
 def make_user(ctx, name):
@@ -62,23 +56,7 @@ def test_fan_out_goes_in_batches(ctx, author_with_fans, monkeypatch):
     assert notices(ctx) == len(fans)
 
 
-def _worker_env(store_uris, tmp_path, **extra) -> dict[str, str]:
-    return {
-        **os.environ,
-        **store_uris.environment(),
-        "FLASK_INSTANCE_PATH": str(tmp_path),
-        "FLASK_LOG_LEVEL": "INFO",
-        **extra,
-    }
-
-
-def _run_worker(env) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WORKER), "--burst"], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def test_a_real_worker_delivers_the_notifications(make_app, store_uris, tmp_path, job_queue, ctx):
+def test_a_real_worker_delivers_the_notifications(make_app, run_worker, job_queue, ctx):
     app = make_app(jobs_inline=False)
     client = app.test_client()
 
@@ -99,7 +77,7 @@ def test_a_real_worker_delivers_the_notifications(make_app, store_uris, tmp_path
     assert published.status_code == 201
     assert notices(ctx) == 0  # queued, not done
 
-    worker = _run_worker(_worker_env(store_uris, tmp_path))
+    worker = run_worker()
 
     assert worker.returncode == 0, worker.stderr
     deadline = time.monotonic() + 30
@@ -115,7 +93,7 @@ def test_a_real_worker_delivers_the_notifications(make_app, store_uris, tmp_path
 
 
 def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
-    ctx, author_with_fans, store_uris, tmp_path, job_queue
+    ctx, author_with_fans, run_worker, job_queue
 ):
     author, fans = author_with_fans
     with ctx.stores.sql.connection() as conn:
@@ -132,15 +110,11 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
         request_id="retry-me",
         article_id=article_id,
     )
-    broken = _worker_env(
-        store_uris,
-        tmp_path,
+    failing = run_worker(
         FLASK_MONGO_URI="mongodb://127.0.0.1:1/?directConnection=true",
         FLASK_STORE_CONNECT_TIMEOUT="0.3",
         FLASK_STORE_READ_TIMEOUT="0.3",
     )
-
-    failing = _run_worker(broken)
 
     assert failing.returncode == 0, failing.stderr
     assert failing.stderr.count("job notify_followers failed") == 3  # first try + 2 retries
@@ -149,7 +123,7 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
     assert notices(ctx) == 0
 
     assert jobs.requeue(ctx.stores.redis, job_queue) == 1
-    healed = _run_worker(_worker_env(store_uris, tmp_path))
+    healed = run_worker()
 
     assert healed.returncode == 0, healed.stderr
     assert notices(ctx) == len(fans)

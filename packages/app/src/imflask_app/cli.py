@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from imflask_controllers import seeding
+from imflask_controllers import comments, seeding
 from imflask_core import embedded
 from imflask_core.errors import StoreUnavailable
 from imflask_core.factory import settings_of
@@ -59,6 +59,16 @@ def db_status() -> None:
         click.echo(f"pending  {migration_id}")
     if state.pending:
         click.echo(f"{len(state.pending)} pending: run `flask db upgrade`")
+
+
+@db.command("prune")
+def db_prune() -> None:
+    """Delete what an interrupted cleanup left: comments of deleted articles."""
+    try:
+        removed = comments.prune_orphaned_comments(_context())
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"comments of deleted articles removed: {removed}")
 
 
 @db.command("seed")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from imflask_controllers import notifications, profiles, slugs
+from imflask_controllers import background, notifications, profiles, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
-from imflask_models.errors import DuplicateKey
+from imflask_models.errors import DuplicateKey, StoreUnavailable
 from imflask_models.mongo import comments as comments_collection
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import favorites
@@ -25,7 +26,9 @@ from imflask_models.mysql.users import UserRow
 from imflask_models.redis import cache
 
 SLUG_ATTEMPTS = 6
+DELETE_COMMENTS_JOB = "imflask_worker.jobs.delete_comments_of_article"
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -224,8 +227,17 @@ def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     forget_lists(ctx)
-    # After the commit: comments of a deleted article are unreachable even if this fails.
-    comments_collection.delete_comments_of_article(ctx.stores.mongo.db, row.id)
+    try:  # after the commit: the comments of a deleted article are unreachable anyway
+        background.run_in_background(
+            ctx, DELETE_COMMENTS_JOB, delete_comments_of_article, article_id=row.id
+        )
+    except StoreUnavailable as error:  # the article is gone; `flask db prune` sweeps these up
+        log.warning("comments of deleted article %s left for `flask db prune`: %s", row.id, error)
+
+
+def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
+    """Delete a deleted article's comments (a background job; running it twice is harmless)."""
+    return comments_collection.delete_comments_of_article(ctx.stores.mongo.db, article_id)
 
 
 def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:

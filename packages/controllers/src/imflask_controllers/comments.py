@@ -11,9 +11,11 @@ from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
 from imflask_models.mongo import comments as comments_collection
+from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql.users import UserRow
 
 MAX_COMMENTS = 1000  # per article and response; RealWorld lists have no paging here
+PRUNE_BATCH = 1000  # article ids per round of ``prune_orphaned_comments``
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,23 @@ def delete_comment(ctx: Context, *, slug: str, comment_id: int, user: UserRow) -
     if doc.author_id != user.id:
         raise Forbidden("comment", "can only be deleted by its author")
     comments_collection.delete_comment(ctx.stores.mongo.db, comment_id)
+
+
+def prune_orphaned_comments(ctx: Context) -> int:
+    """Delete the comments whose article is gone; return how many.
+
+    An article's comments are deleted after it is (``articles.delete_article``);
+    this sweeps up what that left when MongoDB was down at the time, or a comment
+    that raced its article's deletion. Article ids are never reused.
+    """
+    removed, after = 0, 0
+    while ids := comments_collection.commented_article_ids(
+        ctx.stores.mongo.db, after=after, limit=PRUNE_BATCH
+    ):
+        with ctx.stores.sql.connection() as conn:
+            existing = articles_table.existing_ids(conn, ids)
+        gone = [article_id for article_id in ids if article_id not in existing]
+        if gone:
+            removed += comments_collection.delete_comments_of_articles(ctx.stores.mongo.db, gone)
+        after = ids[-1]
+    return removed

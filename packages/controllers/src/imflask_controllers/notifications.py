@@ -6,16 +6,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from imflask_controllers import background
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid
-from imflask_core.errors import StoreUnavailable
-from imflask_core.observability import request_id_var
 from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.users import UserRow
-from imflask_models.redis import jobs
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +40,8 @@ class Inbox:
 
 
 def article_published(ctx: Context, *, article_id: int) -> None:
-    """Tell the author's followers, in the background (or right here, if so configured).
-
-    If the queue cannot be reached the fan-out runs inline rather than being lost.
-    """
-    if not ctx.settings.jobs_inline:
-        try:
-            jobs.enqueue(
-                ctx.stores.redis,
-                ctx.settings.jobs_queue,
-                NOTIFY_FOLLOWERS_JOB,
-                retry_intervals=ctx.settings.job_retry_intervals,
-                request_id=request_id_var.get(),
-                article_id=article_id,
-            )
-            return
-        except StoreUnavailable as error:
-            log.warning("job queue unavailable, notifying followers inline: %s", error)
-    notify_followers(ctx, article_id=article_id)
+    """Tell the author's followers, in the background (see ``background``)."""
+    background.run_in_background(ctx, NOTIFY_FOLLOWERS_JOB, notify_followers, article_id=article_id)
 
 
 def notify_followers(ctx: Context, *, article_id: int) -> int:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from imflask_controllers import notifications
+from imflask_controllers import articles, notifications
 from imflask_controllers.context import Context
 from imflask_core.errors import StoreUnavailable
 from imflask_core.observability import JOBS, request_id_var
@@ -50,6 +50,12 @@ def job(function: Callable[P, R]) -> Callable[P, R]:
 def notify_followers(article_id: int) -> int:
     """Fan a new article out to its author's followers (see ``notifications``)."""
     return notifications.notify_followers(process_context(), article_id=article_id)
+
+
+@job
+def delete_comments_of_article(article_id: int) -> int:
+    """Delete a deleted article's comments (see ``articles.delete_article``)."""
+    return articles.delete_comments_of_article(process_context(), article_id=article_id)
 
 
 def check_stores(ctx: Context) -> dict[str, str]:

@@ -111,5 +111,22 @@ def delete_comments_of_article(db: Database, article_id: int) -> int:
     return db[COMMENTS].delete_many({"article_id": article_id}).deleted_count
 
 
+@unavailable_on_failure
+def delete_comments_of_articles(db: Database, article_ids: list[int]) -> int:
+    return db[COMMENTS].delete_many({"article_id": {"$in": article_ids}}).deleted_count
+
+
+@unavailable_on_failure
+def commented_article_ids(db: Database, *, after: int = 0, limit: int = 1000) -> list[int]:
+    """Ids of the articles that have comments, ascending, from ``after`` on (for sweeps)."""
+    pipeline = [
+        {"$match": {"article_id": {"$gt": after}}},
+        {"$group": {"_id": "$article_id"}},
+        {"$sort": {"_id": 1}},
+        {"$limit": limit},
+    ]
+    return [row["_id"] for row in db[COMMENTS].aggregate(pipeline)]
+
+
 def _doc(raw: dict) -> CommentDoc:
     return CommentDoc(**raw)

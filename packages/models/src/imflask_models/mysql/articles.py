@@ -66,6 +66,7 @@ SELECT_ARTICLE_BY_ID = """
 SELECT id, slug, title, description, body, author_id, created_at, updated_at
 FROM articles WHERE id = %(id)s
 """
+SELECT_EXISTING_IDS = "SELECT id FROM articles WHERE id IN %(ids)s"
 SELECT_ARTICLE_BY_SLUG = """
 SELECT id, slug, title, description, body, author_id, created_at, updated_at
 FROM articles WHERE slug = %(slug)s
@@ -134,6 +135,13 @@ def insert_article(
 def article_by_id(conn: SqlConnection, article_id: int) -> ArticleRow | None:
     row = conn.one(SELECT_ARTICLE_BY_ID, {"id": article_id})
     return None if row is None else ArticleRow(**row)
+
+
+def existing_ids(conn: SqlConnection, article_ids: list[int]) -> set[int]:
+    """Those of the ids that are articles."""
+    if not article_ids:
+        return set()
+    return {row["id"] for row in conn.all(SELECT_EXISTING_IDS, {"ids": article_ids})}
 
 
 def article_by_slug(conn: SqlConnection, slug: str) -> ArticleRow | None:
