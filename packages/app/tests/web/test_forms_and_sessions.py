@@ -139,6 +139,36 @@ def test_signing_out_empties_the_session_and_gives_a_new_token(client, alice):
     assert "Sign in" in client.get("/").get_data(as_text=True)
 
 
+def test_a_copy_of_the_cookie_taken_before_signing_out_is_refused(app, alice):
+    here, thief = app.test_client(), app.test_client()
+    sign_in(here, "alice")
+    thief.set_cookie("session", here.get_cookie("session").value)
+    assert thief.get("/settings").status_code == 200
+
+    here.post("/logout", data={"csrf_token": session_of(here)["csrf"]})
+
+    assert thief.get("/settings").status_code == 302
+    assert "uid" not in session_of(thief)
+    sign_in(here, "alice")  # a new session of the same user is a new id
+    assert here.get("/settings").status_code == 200
+
+
+def test_without_redis_signing_out_still_ends_this_browsers_session(make_app, ctx, alice):
+    client = make_app(
+        redis_url="redis://127.0.0.1:1/0",
+        store_connect_timeout=0.3,
+        store_read_timeout=0.3,
+        secret_key=ctx.settings.secret_key,
+    ).test_client()
+    sign_in(client, "alice")
+    assert client.get("/settings").status_code == 200
+
+    response = client.post("/logout", data={"csrf_token": session_of(client)["csrf"]})
+
+    assert response.status_code == 302
+    assert client.get("/settings").status_code == 302
+
+
 def test_the_session_cookie_is_httponly_and_samesite_lax(client, alice):
     response = sign_in(client, "alice")
 

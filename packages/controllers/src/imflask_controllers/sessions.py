@@ -1,4 +1,5 @@
-"""The auth extras: refresh tokens with rotation and reuse detection, and logout.
+"""The auth extras: refresh tokens with rotation and reuse detection, and logout;
+and the revocation of signed-out browser sessions (the web pages).
 
 The RealWorld access token stays a short-lived JWT; a refresh token (an opaque
 random string, kept only as a hash in Redis) lets a browser get a new one.
@@ -75,6 +76,32 @@ def log_out(ctx: Context, *, access: AccessClaims | None, refresh_token: str | N
             auth_tokens.revoke_refresh_family(
                 ctx.stores.redis, family, ttl=ctx.settings.refresh_token_ttl
             )
+
+
+def new_web_session_id() -> str:
+    """An id for a browser session, so that signing out can revoke every copy of its cookie."""
+    return secrets.token_urlsafe(16)
+
+
+def end_web_session(ctx: Context, session_id: str, *, lifetime: int) -> None:
+    """Refuse the session from now on (``lifetime``: seconds its cookie could still be valid).
+
+    If Redis is down the browser's cookie is still cleared, but a copy of it
+    stays valid: logged, as the access tokens' revocation is.
+    """
+    try:
+        auth_tokens.revoke_session(ctx.stores.redis, session_id, seconds=lifetime)
+    except StoreUnavailable as error:
+        log.warning("signed-out session not revoked: %s", error)
+
+
+def web_session_ended(ctx: Context, session_id: str) -> bool:
+    """Whether the session was signed out; False when Redis cannot say (see ``authenticate``)."""
+    try:
+        return auth_tokens.session_revoked(ctx.stores.redis, session_id)
+    except StoreUnavailable as error:
+        log.warning("session revocation not checked: %s", error)
+        return False
 
 
 def _issue(ctx: Context, user_id: int, *, family: str) -> str:

@@ -2,7 +2,9 @@
 
 Signing in and out rotate the cookie (``session.clear()`` then a fresh CSRF
 nonce). The cookie also carries a fingerprint of the user's password hash, so
-changing the password signs out every other browser that held a session.
+changing the password signs out every other browser that held a session, and a
+random session id, revoked in Redis on sign-out, so a copy of the cookie taken
+before then is refused too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from flask import current_app, g, session
 
 from imflask_api.deps import context
 from imflask_app.web import csrf
-from imflask_controllers import limits, users
+from imflask_controllers import limits, sessions, users
 from imflask_controllers.errors import Unauthenticated
 
 P = ParamSpec("P")
@@ -25,6 +27,7 @@ R = TypeVar("R")
 
 USER_ID = "uid"
 FINGERPRINT = "fp"
+SESSION_ID = "sid"
 
 
 def current_user() -> Any:
@@ -47,30 +50,49 @@ def sign_in(user_id: int) -> None:
     user = users.user_by_id(context(), user_id)
     if user is None:
         raise Unauthenticated("session", "belongs to no user")
-    session.clear()
+    _end_session()
     csrf.new_token()
     session[USER_ID] = user.id
     session[FINGERPRINT] = _fingerprint(user)
+    session[SESSION_ID] = sessions.new_web_session_id()
     g.web_user = user
 
 
 def sign_out() -> None:
-    """End the session; the next cookie carries only a new CSRF nonce."""
-    session.clear()
+    """End the session, copies of its cookie included; the next cookie carries only a new
+    CSRF nonce."""
+    _end_session()
     csrf.new_token()
     g.web_user = None
 
 
+def _end_session() -> None:
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+        sessions.end_web_session(context(), session_id, lifetime=lifetime)
+    session.clear()
+
+
 def _load_user() -> Any:
-    user_id = session.get(USER_ID)
+    user_id, session_id = session.get(USER_ID), session.get(SESSION_ID)
     if not isinstance(user_id, int):
+        return None
+    if not isinstance(session_id, str) or sessions.web_session_ended(context(), session_id):
+        _forget()  # signed out elsewhere with a copy of this cookie
         return None
     user = users.user_by_id(context(), user_id)
     held = str(session.get(FINGERPRINT, ""))
     if user is None or not hmac.compare_digest(held.encode(), _fingerprint(user).encode()):
-        sign_out()  # deleted account, or the password changed since this session began
+        _forget()  # deleted account, or the password changed since this session began
         return None
     return user
+
+
+def _forget() -> None:
+    """Drop a session that is no longer good (nothing to revoke: it already is)."""
+    session.clear()
+    csrf.new_token()
 
 
 def _fingerprint(user: Any) -> str:

@@ -1,4 +1,5 @@
-"""Token state in Redis: revoked access tokens and single-use refresh tokens.
+"""Token state in Redis: revoked access tokens and browser sessions, single-use
+refresh tokens.
 
 Refresh tokens are stored by their SHA-256, never as issued. Each belongs to a
 family (one login); presenting a token that was already used revokes the
@@ -33,6 +34,17 @@ def revoke_access_token(store: RedisStore, token_id: str, *, seconds_left: int) 
 @unavailable_on_failure
 def access_token_revoked(store: RedisStore, token_id: str) -> bool:
     return store.client.exists(store.key("revoked", token_id)) == 1
+
+
+@unavailable_on_failure
+def revoke_session(store: RedisStore, session_id: str, *, seconds: int) -> None:
+    """A signed-out browser session: refused for as long as its cookie could live."""
+    store.client.set(store.key("revoked-session", session_id), "1", ex=max(seconds, 1))
+
+
+@unavailable_on_failure
+def session_revoked(store: RedisStore, session_id: str) -> bool:
+    return store.client.exists(store.key("revoked-session", session_id)) == 1
 
 
 @unavailable_on_failure
