@@ -364,6 +364,19 @@ def test_unknown_pages_are_html_404s(client, path):
     assert '<h1 class="logo-font">404</h1>' in response.get_data(as_text=True)
 
 
+def test_a_wrong_method_is_an_html_page_on_the_site_and_json_under_api(client):
+    page = client.post("/")
+    api = client.post("/api/tags")
+
+    assert page.status_code == 405
+    assert page.mimetype == "text/html"
+    assert "Method not allowed" in page.get_data(as_text=True)
+    assert "GET" in page.headers["Allow"]
+    assert api.status_code == 405
+    assert api.get_json() == {"errors": {"method": ["is not allowed here"]}}
+    assert "GET" in api.headers["Allow"]
+
+
 def test_unknown_api_paths_stay_json(client):
     response = client.get("/api/nowhere")
 

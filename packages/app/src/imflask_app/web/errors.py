@@ -94,10 +94,19 @@ def register_error_pages(web: Blueprint) -> None:
 
 
 def register_unknown_url_page(app: Flask) -> None:
-    """Per app: unknown URLs are an HTML page, except under ``/api`` (core's JSON)."""
+    """Per app: unknown URLs and wrong methods are an HTML page, except under ``/api``
+    (core's JSON)."""
 
     @app.errorhandler(404)
     def unknown_url(error: HTTPException) -> Response:
         if request.path.startswith(API_PREFIX):
             return json_error(404, {"path": ["was not found"]})
         return error_page(404, "There is no page at this address.")
+
+    @app.errorhandler(405)
+    def wrong_method(error: HTTPException) -> Response:
+        allowed = getattr(error, "valid_methods", None)
+        headers = {"Allow": ", ".join(allowed)} if allowed else {}
+        if request.path.startswith(API_PREFIX):
+            return json_error(405, {"method": ["is not allowed here"]}, **headers)
+        return error_page(405, "This page cannot be used that way.", **headers)
