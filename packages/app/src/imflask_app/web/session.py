@@ -50,8 +50,8 @@ def sign_in(user_id: int) -> None:
     user = users.user_by_id(context(), user_id)
     if user is None:
         raise Unauthenticated("session", "belongs to no user")
-    _end_session()
-    csrf.new_token()
+    _revoke()
+    _forget()
     session[USER_ID] = user.id
     session[FINGERPRINT] = _fingerprint(user)
     session[SESSION_ID] = sessions.new_web_session_id()
@@ -61,17 +61,17 @@ def sign_in(user_id: int) -> None:
 def sign_out() -> None:
     """End the session, copies of its cookie included; the next cookie carries only a new
     CSRF nonce."""
-    _end_session()
-    csrf.new_token()
+    _revoke()
+    _forget()
     g.web_user = None
 
 
-def _end_session() -> None:
+def _revoke() -> None:
+    """Refuse this session's id from now on, in every copy of the cookie."""
     session_id = session.get(SESSION_ID)
     if isinstance(session_id, str):
         lifetime = int(current_app.permanent_session_lifetime.total_seconds())
         sessions.end_web_session(context(), session_id, lifetime=lifetime)
-    session.clear()
 
 
 def _load_user() -> Any:
@@ -90,7 +90,7 @@ def _load_user() -> Any:
 
 
 def _forget() -> None:
-    """Drop a session that is no longer good (nothing to revoke: it already is)."""
+    """Empty the session, with a fresh CSRF nonce (no revocation: see ``_revoke``)."""
     session.clear()
     csrf.new_token()
 
