@@ -7,7 +7,7 @@ from typing import ParamSpec, TypeVar
 from imflask_core.errors import StoreUnavailable
 from imflask_core.observability import store_call
 
-__all__ = ["DuplicateKey", "StoreUnavailable", "unavailable_on"]
+__all__ = ["DuplicateKey", "StoreUnavailable", "TransactionConflict", "unavailable_on"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,3 +39,11 @@ class DuplicateKey(Exception):
     def __init__(self, field: str):
         self.field = field
         super().__init__(f"duplicate value for {field}")
+
+
+class TransactionConflict(Exception):
+    """The database chose this transaction as a deadlock victim, or a lock wait timed out.
+
+    The store is healthy and nothing of the transaction was applied: run it again
+    (``SqlDatabase.run_transaction`` does, a few times). Never an outage.
+    """

@@ -23,12 +23,15 @@ import pymysql.cursors
 from dbutils.pooled_db import PooledDB
 
 from imflask_core.observability import store_call
-from imflask_models.errors import DuplicateKey, StoreUnavailable
+from imflask_models.errors import DuplicateKey, StoreUnavailable, TransactionConflict
 from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
 
 STORE = "mysql"
 Params = Mapping[str, Any] | Sequence[Any] | None
 
+# MySQL errors that roll the transaction back on a healthy server: a deadlock victim
+# (1213) and a lock wait timeout (1205, which pymysql raises as an OperationalError).
+_MYSQL_CONFLICTS = {1205, 1213}
 # SQLite errors that mean "the store is busy or gone", not "the query is wrong".
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
 
@@ -128,6 +131,8 @@ class SqlConnection:
                 raise
             raise DuplicateKey(field) from error
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            if error.args and error.args[0] in _MYSQL_CONFLICTS:
+                raise TransactionConflict(str(error)) from error
             raise StoreUnavailable(STORE, str(error)) from error
         except sqlite3.OperationalError as error:
             if any(text in str(error) for text in _SQLITE_UNAVAILABLE):
