@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pymysql
 import pytest
 
-from imflask_models.errors import DuplicateKey, StoreUnavailable
-from imflask_models.mysql import migrate
+from imflask_models.errors import DuplicateKey, StoreUnavailable, TransactionConflict
+from imflask_models.mysql import database, migrate
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlDatabase
 from imflask_models.mysql.dialect import MYSQL, SQLITE, parse_sql_uri
@@ -184,3 +186,58 @@ def test_a_transaction_whose_connection_dies_halfway_applies_nothing(ctx):
         assert users_table.user_by_username(conn, "finn") is None
     with ctx.stores.sql.transaction() as conn:  # and the pool still works
         add_jake(conn)
+
+
+@mysql_only
+def test_a_deadlock_victim_runs_again_and_both_writers_succeed(ctx):
+    with ctx.stores.sql.connection() as conn:
+        first, second = add_jake(conn), add_jake(conn, username="finn", email="finn@jake.jake")
+    both_locked_one = threading.Barrier(2, timeout=10)
+    attempts = []
+
+    def lock_in_order(one: int, other: int):
+        def work(conn):
+            attempts.append(one)
+            conn.one("SELECT id FROM users WHERE id = %(id)s FOR UPDATE", {"id": one})
+            if len(attempts) <= 2:  # the first round: make the two lock orders cross
+                both_locked_one.wait()
+            conn.one("SELECT id FROM users WHERE id = %(id)s FOR UPDATE", {"id": other})
+            users_table.update_user(conn, one, {"bio": f"locked {one} then {other}"})
+            return one
+
+        return lambda: ctx.stores.sql.run_transaction(work)
+
+    with ThreadPoolExecutor(2) as pool:
+        done = [
+            pool.submit(lock_in_order(first, second)),
+            pool.submit(lock_in_order(second, first)),
+        ]
+        results = sorted(future.result(timeout=30) for future in done)
+
+    assert results == sorted([first, second])
+    assert len(attempts) == 3  # the deadlock victim ran once more
+    with ctx.stores.sql.connection() as conn:
+        assert users_table.user_by_id(conn, first).bio == f"locked {first} then {second}"
+        assert users_table.user_by_id(conn, second).bio == f"locked {second} then {first}"
+
+
+@mysql_only
+def test_a_lock_wait_timeout_is_a_conflict_not_an_outage(ctx, monkeypatch):
+    monkeypatch.setattr(database, "CONFLICT_ATTEMPTS", 2)
+    with ctx.stores.sql.connection() as conn:
+        jake = add_jake(conn)
+    runs = []
+
+    def work(conn):
+        runs.append(1)
+        conn.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        users_table.update_user(conn, jake, {"bio": "waited"})
+
+    with ctx.stores.sql.transaction() as holder:
+        holder.one("SELECT id FROM users WHERE id = %(id)s FOR UPDATE", {"id": jake})
+        with pytest.raises(TransactionConflict):
+            ctx.stores.sql.run_transaction(work)
+
+    assert len(runs) == 2
+    with ctx.stores.sql.connection() as conn:  # the store is fine, and nothing was applied
+        assert users_table.user_by_id(conn, jake).bio is None

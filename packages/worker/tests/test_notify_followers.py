@@ -101,7 +101,7 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
 
         article_id = articles_table.insert_article(
             conn, slug="s", title="t", description="d", body="b", author_id=author.id
-        )
+        ).id
     jobs.enqueue(
         ctx.stores.redis,
         job_queue,

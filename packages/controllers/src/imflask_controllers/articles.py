@@ -142,32 +142,30 @@ def _page(
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
     public = _public_article(ctx, slug)
-    author = public["author"]
     favorited = following = False
     if viewer is not None:
         with ctx.stores.sql.connection() as conn:
-            liked, followed = reader.viewer_flags(conn, viewer.id, [public["id"]], [author["id"]])
+            liked, followed = reader.viewer_flags(
+                conn, viewer.id, [public["id"]], [public["author"]["id"]]
+            )
         favorited, following = bool(liked), bool(followed)
-    return Article(
-        slug=public["slug"],
-        title=public["title"],
-        description=public["description"],
-        body=public["body"],
-        tags=public["tags"],
-        created_at=datetime.fromisoformat(public["created_at"]),
-        updated_at=datetime.fromisoformat(public["updated_at"]),
-        favorited=favorited,
-        favorites_count=public["favorites_count"],
-        author=Profile(author["username"], author["bio"], author["image"], following),
-    )
+    return _article_of(public, favorited=favorited, following=following)
+
+
+# Writes answer from what they wrote, read inside their transaction: once it has
+# committed, nothing else can fail the request (a client that saw a 503 after a
+# commit would retry and write twice). What follows the commit (cache, jobs) never
+# raises.
 
 
 def create_article(
     ctx: Context, *, author: UserRow, title: str, description: str, body: str, tags: Sequence[str]
 ) -> Article:
     """A new article with a unique slug made from its title."""
-    with ctx.stores.sql.transaction() as conn:
-        slug, article_id = _write_with_unique_slug(
+    tag_ids = ctx.stores.sql.run_transaction(lambda conn: tags_table.ensure_tags(conn, tags))
+
+    def write(conn: SqlConnection) -> ArticleRow:
+        row = _write_with_unique_slug(
             slugs.slugify(title),
             lambda candidate: articles_table.insert_article(
                 conn,
@@ -178,11 +176,15 @@ def create_article(
                 author_id=author.id,
             ),
         )
-        tags_table.set_article_tags(conn, article_id, tags)
+        tags_table.add_article_tags(conn, row.id, tag_ids.values())
+        return row
+
+    row = ctx.stores.sql.run_transaction(write)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     forget_lists(ctx)
-    notifications.article_published(ctx, article_id=article_id)
-    return get_article(ctx, slug=slug, viewer=author)
+    notifications.article_published(ctx, article_id=row.id)
+    public = _public_json(row, author, sorted(tag_ids), favorites_count=0)
+    return _article_of(public, favorited=False, following=False)
 
 
 def update_article(
@@ -196,34 +198,47 @@ def update_article(
     tags: Sequence[str] | None = None,
 ) -> Article:
     """Change the given fields; a new title gives a new slug. Only the author may."""
-    with ctx.stores.sql.transaction() as conn:
+    tag_ids = None
+    if tags is not None:
+        tag_ids = ctx.stores.sql.run_transaction(lambda conn: tags_table.ensure_tags(conn, tags))
+
+    def write(conn: SqlConnection) -> tuple[dict, bool]:
         row = _own_article(conn, slug, editor, "updated")
         retitled = title is not None and slugs.slugify(title) != slugs.slugify(row.title)
-        new_slug, _ = _write_with_unique_slug(
+        written = _write_with_unique_slug(
             slugs.slugify(title) if retitled else row.slug,
             lambda candidate: articles_table.update_article(
                 conn,
-                row.id,
+                row,
                 slug=candidate,
                 title=row.title if title is None else title,
                 description=row.description if description is None else description,
                 body=(row.body or "") if body is None else body,
             ),
         )
-        if tags is not None:
-            tags_table.set_article_tags(conn, row.id, tags)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, new_slug)
+        if tag_ids is not None:
+            tags_table.replace_article_tags(conn, row.id, tag_ids.values())
+        public = _load_public(conn, written)
+        liked, _ = reader.viewer_flags(conn, editor.id, [row.id], [editor.id])
+        return public, bool(liked)
+
+    public, favorited = ctx.stores.sql.run_transaction(write)
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, public["slug"])
     forget_lists(ctx)  # a list shows the title, description, tags and slug
     if tags is not None:
         cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    return get_article(ctx, slug=new_slug, viewer=editor)
+    return _article_of(public, favorited=favorited, following=False)
 
 
 def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
     """Delete an article with its tags links, favorites and comments. Only the author may."""
-    with ctx.stores.sql.transaction() as conn:
+
+    def write(conn: SqlConnection) -> ArticleRow:
         row = _own_article(conn, slug, user, "deleted")
         articles_table.delete_article(conn, row.id)
+        return row
+
+    row = ctx.stores.sql.run_transaction(write)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     forget_lists(ctx)
@@ -241,20 +256,27 @@ def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
 
 
 def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
-    return _set_favorite(ctx, slug, user, favorites.favorite)
+    return _set_favorite(ctx, slug, user, favorites.favorite, favorited=True)
 
 
 def unfavorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
-    return _set_favorite(ctx, slug, user, favorites.unfavorite)
+    return _set_favorite(ctx, slug, user, favorites.unfavorite, favorited=False)
 
 
-def _set_favorite(ctx: Context, slug: str, user: UserRow, change: Callable[..., None]) -> Article:
-    with ctx.stores.sql.connection() as conn:
+def _set_favorite(
+    ctx: Context, slug: str, user: UserRow, change: Callable[..., None], *, favorited: bool
+) -> Article:
+    def write(conn: SqlConnection) -> tuple[dict, bool]:
         row = _article(conn, slug)
         change(conn, user_id=user.id, article_id=row.id)
+        public = _load_public(conn, row)
+        _, followed = reader.viewer_flags(conn, user.id, [row.id], [row.author_id])
+        return public, bool(followed)
+
+    public, following = ctx.stores.sql.run_transaction(write)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     forget_lists(ctx)
-    return get_article(ctx, slug=slug, viewer=user)
+    return _article_of(public, favorited=favorited, following=following)
 
 
 def article_id_by_slug(ctx: Context, slug: str) -> int:
@@ -268,27 +290,55 @@ def _public_article(ctx: Context, slug: str) -> dict:
     def load() -> dict | None:
         with ctx.stores.sql.connection() as conn:
             row = articles_table.article_by_slug(conn, slug)
-            if row is None:
-                return None
-            author = users_table.user_by_id(conn, row.author_id)
-            assert author is not None  # articles go with their author (ON DELETE CASCADE)
-            return {
-                "id": row.id,
-                "slug": row.slug,
-                "title": row.title,
-                "description": row.description,
-                "body": row.body,
-                "tags": tags_table.tags_of_articles(conn, [row.id]).get(row.id, []),
-                "created_at": row.created_at.isoformat(),
-                "updated_at": row.updated_at.isoformat(),
-                "author": profiles.public(author),
-                "favorites_count": favorites.favorite_counts(conn, [row.id])[row.id],
-            }
+            return None if row is None else _load_public(conn, row)
 
     public = cache.cached(ctx.stores.redis, cache.ARTICLE, slug, load, ttl=ctx.settings.cache_ttl)
     if public is None:
         raise NotFound("article")
     return public
+
+
+def _load_public(conn: SqlConnection, row: ArticleRow) -> dict:
+    """The public part of an article row: with its author, tags and favorites count."""
+    author = users_table.user_by_id(conn, row.author_id)
+    assert author is not None  # articles go with their author (ON DELETE CASCADE)
+    tags = tags_table.tags_of_articles(conn, [row.id]).get(row.id, [])
+    count = favorites.favorite_counts(conn, [row.id])[row.id]
+    return _public_json(row, author, tags, favorites_count=count)
+
+
+def _public_json(
+    row: ArticleRow, author: UserRow, tags: list[str], *, favorites_count: int
+) -> dict:
+    """An article's public part, as the cache keeps it."""
+    return {
+        "id": row.id,
+        "slug": row.slug,
+        "title": row.title,
+        "description": row.description,
+        "body": row.body,
+        "tags": tags,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "author": profiles.public(author),
+        "favorites_count": favorites_count,
+    }
+
+
+def _article_of(public: dict, *, favorited: bool, following: bool) -> Article:
+    author = public["author"]
+    return Article(
+        slug=public["slug"],
+        title=public["title"],
+        description=public["description"],
+        body=public["body"],
+        tags=public["tags"],
+        created_at=datetime.fromisoformat(public["created_at"]),
+        updated_at=datetime.fromisoformat(public["updated_at"]),
+        favorited=favorited,
+        favorites_count=public["favorites_count"],
+        author=Profile(author["username"], author["bio"], author["image"], following),
+    )
 
 
 def _article(conn: SqlConnection, slug: str) -> ArticleRow:
@@ -305,7 +355,7 @@ def _own_article(conn: SqlConnection, slug: str, user: UserRow, verb: str) -> Ar
     return row
 
 
-def _write_with_unique_slug(base: str, write: Callable[[str], T]) -> tuple[str, T]:
+def _write_with_unique_slug(base: str, write: Callable[[str], T]) -> T:
     """Run ``write(slug)`` with ``base``, then suffixed variants while the slug is taken.
 
     The unique index decides, so two writers racing for one title both succeed
@@ -314,7 +364,7 @@ def _write_with_unique_slug(base: str, write: Callable[[str], T]) -> tuple[str, 
     slug = base
     for _ in range(SLUG_ATTEMPTS):
         try:
-            return slug, write(slug)
+            return write(slug)
         except DuplicateKey as error:
             if error.field != "slug":
                 raise

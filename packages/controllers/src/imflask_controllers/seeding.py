@@ -92,7 +92,7 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
         report("users", len(rows))
 
     with ctx.stores.sql.transaction() as conn:
-        by_name = tags_table.insert_tags(conn, TAGS)
+        by_name = tags_table.ensure_tags(conn, TAGS)
     tag_ids = [by_name[name] for name in sorted(by_name)]
 
     tag_links = 0

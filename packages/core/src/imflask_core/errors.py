@@ -16,3 +16,13 @@ class StoreUnavailable(Exception):
         self.store = store
         self.detail = detail
         super().__init__(f"{store} is unavailable" + (f": {detail}" if detail else ""))
+
+
+class TransactionConflict(Exception):
+    """The database chose a transaction as a deadlock victim, or a lock wait timed out.
+
+    The store is healthy and nothing of the transaction was applied, so it can
+    run again (``SqlDatabase.run_transaction`` does, a few times with jitter).
+    It is never an outage: when the retries run out the answer is a 503 saying
+    the store is busy, logged as a warning, without tripping any breaker.
+    """

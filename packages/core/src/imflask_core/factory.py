@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imflask_core.config import Settings
-from imflask_core.errors import StoreUnavailable
+from imflask_core.errors import StoreUnavailable, TransactionConflict
 from imflask_core.observability import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
@@ -237,6 +237,12 @@ def register_error_handlers(app: Flask) -> None:
         return json_error(
             503, {error.store: ["is unavailable, try again shortly"]}, **{"Retry-After": "5"}
         )
+
+    @app.errorhandler(TransactionConflict)
+    def transaction_conflict(error: TransactionConflict) -> Response:
+        # A healthy store that kept losing lock races: busy, not down (no outage logged).
+        log.warning("transaction conflict after retries: %s %s", request.method, request.path)
+        return json_error(503, {"mysql": ["is busy, try again"]}, **{"Retry-After": "1"})
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:

@@ -4,7 +4,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from imflask_core.errors import StoreUnavailable
+from imflask_core.errors import StoreUnavailable, TransactionConflict
 from imflask_core.observability import store_call
 
 __all__ = ["DuplicateKey", "StoreUnavailable", "TransactionConflict", "unavailable_on"]
@@ -40,10 +40,3 @@ class DuplicateKey(Exception):
         self.field = field
         super().__init__(f"duplicate value for {field}")
 
-
-class TransactionConflict(Exception):
-    """The database chose this transaction as a deadlock victim, or a lock wait timed out.
-
-    The store is healthy and nothing of the transaction was applied: run it again
-    (``SqlDatabase.run_transaction`` does, a few times). Never an outage.
-    """

@@ -21,7 +21,7 @@ from imflask_controllers.errors import (
     RateLimited,
     Unauthenticated,
 )
-from imflask_core.errors import StoreUnavailable
+from imflask_core.errors import StoreUnavailable, TransactionConflict
 from imflask_core.factory import json_error
 
 log = logging.getLogger("imflask")
@@ -86,6 +86,13 @@ def register_error_pages(web: Blueprint) -> None:
         log.error("store unavailable: %s %s %s", error, request.method, request.path)
         message = "A service this page needs is not answering. Please try again shortly."
         return error_page(503, message, **{"Retry-After": "5"})
+
+    @web.errorhandler(TransactionConflict)
+    def transaction_conflict(error: TransactionConflict) -> Response:
+        log.warning("transaction conflict after retries: %s %s", request.method, request.path)
+        return error_page(
+            503, "Too many changes at once. Please try again.", **{"Retry-After": "1"}
+        )
 
     @web.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:

@@ -8,6 +8,7 @@ page.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -115,8 +116,9 @@ ORDER BY a.created_at DESC, a.id DESC
 
 def insert_article(
     conn: SqlConnection, *, slug: str, title: str, description: str, body: str, author_id: int
-) -> int:
-    """Insert and return the id; ``DuplicateKey("slug")`` when the slug is taken."""
+) -> ArticleRow:
+    """Insert and return the row as written; ``DuplicateKey("slug")`` when the slug is taken."""
+    now = utcnow()
     result = conn.execute(
         INSERT_ARTICLE,
         {
@@ -125,11 +127,11 @@ def insert_article(
             "description": description,
             "body": body,
             "author_id": author_id,
-            "now": utcnow(),
+            "now": now,
         },
     )
     assert result.lastrowid is not None
-    return result.lastrowid
+    return ArticleRow(result.lastrowid, slug, title, description, body, author_id, now, now)
 
 
 def article_by_id(conn: SqlConnection, article_id: int) -> ArticleRow | None:
@@ -150,18 +152,23 @@ def article_by_slug(conn: SqlConnection, slug: str) -> ArticleRow | None:
 
 
 def update_article(
-    conn: SqlConnection, article_id: int, *, slug: str, title: str, description: str, body: str
-) -> None:
+    conn: SqlConnection, row: ArticleRow, *, slug: str, title: str, description: str, body: str
+) -> ArticleRow:
+    """Write the new fields of ``row``; return the row as written."""
+    now = utcnow()
     conn.execute(
         UPDATE_ARTICLE,
         {
-            "id": article_id,
+            "id": row.id,
             "slug": slug,
             "title": title,
             "description": description,
             "body": body,
-            "now": utcnow(),
+            "now": now,
         },
+    )
+    return dataclasses.replace(
+        row, slug=slug, title=title, description=description, body=body, updated_at=now
     )
 
 

@@ -3,20 +3,25 @@
 ``db.connection()`` borrows a connection in autocommit mode for reads and
 single-statement writes; ``db.transaction()`` borrows one and wraps the block
 in BEGIN ... COMMIT (ROLLBACK on any exception). Either way the connection
-goes back to the pool when the block ends.
+goes back to the pool when the block ends. ``db.run_transaction(work)`` runs
+``work(conn)`` as a transaction and runs it again when the database picked it
+as a deadlock victim or a lock wait timed out (``TransactionConflict``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
+import random
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pymysql
 import pymysql.cursors
@@ -27,6 +32,12 @@ from imflask_models.errors import DuplicateKey, StoreUnavailable, TransactionCon
 from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
 
 STORE = "mysql"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+# A conflicted transaction runs again this many times in all, after a random pause of
+# up to CONFLICT_BACKOFF * 2**attempt seconds (jitter, so the rivals do not meet again).
+CONFLICT_ATTEMPTS = 5
+CONFLICT_BACKOFF = 0.01
 Params = Mapping[str, Any] | Sequence[Any] | None
 
 # MySQL errors that roll the transaction back on a healthy server: a deadlock victim
@@ -177,6 +188,27 @@ class SqlDatabase:
                     conn.rollback()
                 raise
             conn.commit()
+
+    def run_transaction(self, work: Callable[[SqlConnection], T]) -> T:
+        """``work(conn)`` as one transaction, run again after a deadlock or lock wait timeout.
+
+        ``work`` must be safe to run again from the start: everything it wrote
+        was rolled back, so it must not have done anything outside the
+        transaction that a second run would repeat.
+        """
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                with self.transaction() as conn:
+                    return work(conn)
+            except TransactionConflict as error:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                pause = random.uniform(0, CONFLICT_BACKOFF * 2**attempt)  # noqa: S311 - jitter
+                log.info(
+                    "transaction conflict %s, again in %.0fms: %s", attempt, pause * 1000, error
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def ping(self) -> bool:
         with self.connection() as conn:
