@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pymysql
 import pytest
@@ -241,3 +242,17 @@ def test_a_lock_wait_timeout_is_a_conflict_not_an_outage(ctx, monkeypatch):
     assert len(runs) == 2
     with ctx.stores.sql.connection() as conn:  # the store is fine, and nothing was applied
         assert users_table.user_by_id(conn, jake).bio is None
+
+
+def test_datetimes_are_written_in_one_text_format_even_after_migrations(tmp_path):
+    """yoyo leaves its own sqlite3 datetime adapter (``T`` separator) behind; text
+    comparisons between rows written before and after would then misorder them."""
+    uri = f"sqlite:///{tmp_path / 'formats.sqlite3'}"
+    migrate.upgrade(uri)
+    db = SqlDatabase(uri)
+
+    with db.connection() as conn:
+        written = conn.scalar("SELECT %(at)s AS at", {"at": datetime(2026, 1, 2, 3, 4, 5, 678000)})
+
+    assert written == "2026-01-02 03:04:05.678"
+    db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +12,7 @@ from imflask_controllers import background, notifications, profiles, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
-from imflask_models.errors import DuplicateKey, StoreUnavailable
+from imflask_models.errors import DuplicateKey
 from imflask_models.mongo import comments as comments_collection
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import favorites
@@ -28,7 +27,6 @@ from imflask_models.redis import cache
 SLUG_ATTEMPTS = 6
 DELETE_COMMENTS_JOB = "imflask_worker.jobs.delete_comments_of_article"
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,7 @@ def create_article(
     """A new article with a unique slug made from its title."""
     tag_ids = ctx.stores.sql.run_transaction(lambda conn: tags_table.ensure_tags(conn, tags))
 
-    def write(conn: SqlConnection) -> ArticleRow:
+    def write(conn: SqlConnection) -> tuple[ArticleRow, background.PendingJob]:
         row = _write_with_unique_slug(
             slugs.slugify(title),
             lambda candidate: articles_table.insert_article(
@@ -177,12 +175,12 @@ def create_article(
             ),
         )
         tags_table.add_article_tags(conn, row.id, tag_ids.values())
-        return row
+        return row, notifications.article_published(conn, article_id=row.id)
 
-    row = ctx.stores.sql.run_transaction(write)
+    row, fan_out = ctx.stores.sql.run_transaction(write)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     forget_lists(ctx)
-    notifications.article_published(ctx, article_id=row.id)
+    background.dispatch(ctx, fan_out)
     public = _public_json(row, author, sorted(tag_ids), favorites_count=0)
     return _article_of(public, favorited=False, following=False)
 
@@ -233,21 +231,19 @@ def update_article(
 def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
     """Delete an article with its tags links, favorites and comments. Only the author may."""
 
-    def write(conn: SqlConnection) -> ArticleRow:
+    def write(conn: SqlConnection) -> background.PendingJob:
         row = _own_article(conn, slug, user, "deleted")
         articles_table.delete_article(conn, row.id)
-        return row
+        # its comments are unreachable from now on; this job deletes them
+        return background.record(
+            conn, DELETE_COMMENTS_JOB, delete_comments_of_article, article_id=row.id
+        )
 
-    row = ctx.stores.sql.run_transaction(write)
+    comments_job = ctx.stores.sql.run_transaction(write)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
     forget_lists(ctx)
-    try:  # after the commit: the comments of a deleted article are unreachable anyway
-        background.run_in_background(
-            ctx, DELETE_COMMENTS_JOB, delete_comments_of_article, article_id=row.id
-        )
-    except StoreUnavailable as error:  # the article is gone; `flask db prune` sweeps these up
-        log.warning("comments of deleted article %s left for `flask db prune`: %s", row.id, error)
+    background.dispatch(ctx, comments_job)
 
 
 def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:

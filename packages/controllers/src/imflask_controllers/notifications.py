@@ -13,6 +13,7 @@ from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
+from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,10 @@ class Inbox:
     unread: int
 
 
-def article_published(ctx: Context, *, article_id: int) -> None:
-    """Tell the author's followers, in the background (see ``background``)."""
-    background.run_in_background(ctx, NOTIFY_FOLLOWERS_JOB, notify_followers, article_id=article_id)
+def article_published(conn: SqlConnection, *, article_id: int) -> background.PendingJob:
+    """Tell the author's followers, in the background: recorded in the publishing
+    transaction, dispatched after it (see ``background``)."""
+    return background.record(conn, NOTIFY_FOLLOWERS_JOB, notify_followers, article_id=article_id)
 
 
 def notify_followers(ctx: Context, *, article_id: int) -> int:

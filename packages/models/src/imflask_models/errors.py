@@ -39,4 +39,3 @@ class DuplicateKey(Exception):
     def __init__(self, field: str):
         self.field = field
         super().__init__(f"duplicate value for {field}")
-

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from imflask_controllers import articles, notifications
+from imflask_controllers import articles, background, notifications
 from imflask_controllers.context import Context
 from imflask_core.errors import StoreUnavailable
 from imflask_core.observability import JOBS, request_id_var
@@ -31,9 +31,12 @@ def job(function: Callable[P, R]) -> Callable[P, R]:
         from rq import get_current_job
 
         current = get_current_job()
-        token = request_id_var.set((current.meta.get("request_id") if current else None) or "-")
+        meta = current.meta if current else {}
+        token = request_id_var.set(meta.get("request_id") or "-")
         try:
             result = function(*args, **kwargs)
+            if meta.get("outbox_id") is not None:
+                _mark_done(meta["outbox_id"])
         except Exception:
             JOBS.labels(function.__name__, "failed").inc()
             log.exception("job %s failed", function.__name__, extra={"job": function.__name__})
@@ -44,6 +47,15 @@ def job(function: Callable[P, R]) -> Callable[P, R]:
         return result
 
     return wrapper
+
+
+def _mark_done(outbox_id: int) -> None:
+    """Tell the outbox the job ran; if MySQL cannot hear it, the relay runs it again later
+    (jobs are idempotent), so this never fails the job."""
+    try:
+        background.mark_done(process_context(), outbox_id)
+    except StoreUnavailable as error:
+        log.warning("outbox job %s ran but could not be marked done: %s", outbox_id, error)
 
 
 @job

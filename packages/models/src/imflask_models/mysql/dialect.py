@@ -141,6 +141,12 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-# SQLite keeps DATETIME columns as ISO text; these make them round-trip as datetimes.
-sqlite3.register_adapter(datetime, lambda value: value.isoformat(" ", "milliseconds"))
-sqlite3.register_converter("DATETIME", lambda raw: datetime.fromisoformat(raw.decode()))
+def register_sqlite_types() -> None:
+    """SQLite keeps DATETIME columns as ISO text: one format for every process, so that
+    text comparisons order them. sqlite3's adapters are global, and yoyo registers its
+    own (``T`` as separator) when it opens a database: ``migrate`` calls this after it."""
+    sqlite3.register_adapter(datetime, lambda value: value.isoformat(" ", "milliseconds"))
+    sqlite3.register_converter("DATETIME", lambda raw: datetime.fromisoformat(raw.decode()))
+
+
+register_sqlite_types()

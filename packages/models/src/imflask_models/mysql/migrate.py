@@ -7,7 +7,7 @@ from pathlib import Path
 
 from yoyo import get_backend, read_migrations
 
-from imflask_models.mysql.dialect import parse_sql_uri
+from imflask_models.mysql.dialect import parse_sql_uri, register_sqlite_types
 
 
 @dataclass(frozen=True)
@@ -19,16 +19,22 @@ class MigrationStatus:
 def upgrade(uri: str) -> list[str]:
     """Apply every pending migration; return their ids. Safe to run twice or concurrently."""
     backend, migrations = _open(uri)
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+    try:
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        register_sqlite_types()  # yoyo's transactions leave their own datetime adapter behind
     return [m.id for m in pending]
 
 
 def status(uri: str) -> MigrationStatus:
     backend, migrations = _open(uri)
-    with backend.lock():
-        pending = {m.id for m in backend.to_apply(migrations)}
+    try:
+        with backend.lock():
+            pending = {m.id for m in backend.to_apply(migrations)}
+    finally:
+        register_sqlite_types()
     return MigrationStatus(
         applied=[m.id for m in migrations if m.id not in pending],
         pending=[m.id for m in migrations if m.id in pending],

@@ -46,16 +46,35 @@ def enqueue(
     *,
     retry_intervals: tuple[int, ...],
     request_id: str | None,
+    job_id: str | None = None,
+    outbox_id: int | None = None,
     **kwargs: object,
 ) -> str:
-    """Queue ``function(**kwargs)``; retried after each interval, then failed. Returns the id."""
+    """Queue ``function(**kwargs)``; retried after each interval, then failed. Returns the id.
+
+    ``job_id`` names the job (the outbox's jobs are ``outbox-<id>``, so the relay can
+    ask whether the queue still holds one); ``outbox_id`` travels in the job's meta.
+    """
     retry = (
         Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
     )
+    meta: dict[str, object] = {"request_id": request_id}
+    if outbox_id is not None:
+        meta["outbox_id"] = outbox_id
     job = queue(store, queue_name).enqueue(
-        function, kwargs=kwargs, retry=retry, meta={"request_id": request_id}
+        function, kwargs=kwargs, retry=retry, meta=meta, job_id=job_id
     )
     return job.id
+
+
+@unavailable_on_failure
+def existing_jobs(store: RedisStore, job_ids: list[str]) -> set[str]:
+    """Those of the job ids the queue's Redis still holds (queued, running, retrying,
+    failed, or finished within its result TTL)."""
+    pipe = store.queue_client.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.exists(Job.key_for(job_id))
+    return {job_id for job_id, found in zip(job_ids, pipe.execute(), strict=True) if found}
 
 
 @unavailable_on_failure
