@@ -7,6 +7,7 @@ into the next test.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -102,6 +103,24 @@ def fault_app(request: pytest.FixtureRequest) -> Callable[..., object]:
         return app
 
     return make
+
+
+def worker_environment(app) -> dict[str, str]:
+    """The app's stores as ``FLASK_*`` variables, for an ``imflask-worker`` or CLI child
+    process (start it with :class:`testkit.servers.Program` so it is ended too)."""
+    settings = app.extensions["imflask.context"].settings
+    return {
+        **os.environ,
+        "FLASK_CONFIG": "testing",
+        "FLASK_MYSQL_URI": settings.mysql_uri,
+        "FLASK_MONGO_URI": settings.mongo_uri,
+        "FLASK_MONGO_DB_NAME": settings.mongo_db_name,
+        "FLASK_REDIS_URL": settings.redis_url,
+        "FLASK_REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "FLASK_JOBS_QUEUE": settings.jobs_queue,
+        "FLASK_STORE_CONNECT_TIMEOUT": str(settings.store_connect_timeout),
+        "FLASK_STORE_READ_TIMEOUT": str(settings.store_read_timeout),
+    }
 
 
 class _QuietHandler(WSGIRequestHandler):

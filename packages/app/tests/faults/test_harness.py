@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 import time
 
 import pymysql
@@ -9,8 +12,9 @@ import pytest
 import redis
 
 from testkit import servers
+from testkit.fixtures import worker_environment
 from testkit.load import Outcome, by_status, http, p99, run_load, slowest, summary
-from testkit.servers import MariaDbServer, RedisServer, ServerStartError
+from testkit.servers import MariaDbServer, Program, RedisServer, ServerStartError
 
 pytestmark = pytest.mark.faults
 
@@ -113,6 +117,19 @@ def test_a_stopped_paused_server_ends_gracefully(tmp_path):
     assert "ready to exit" in server.log_tail() or "Bye" in server.log_tail()
 
 
+def test_a_server_moves_to_another_port_when_its_port_was_taken_before_the_first_start(tmp_path):
+    server = RedisServer(data_dir=tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", server.port))
+        taken.listen()
+        try:
+            server.start()
+            assert server.port != taken.getsockname()[1]
+            assert server.client().ping()
+        finally:
+            server.kill()
+
+
 def test_a_server_that_cannot_start_raises_with_its_log(tmp_path):
     server = RedisServer(data_dir=tmp_path, args=["--no-such-option", "1"])
     with pytest.raises(ServerStartError, match="no-such-option"):
@@ -156,11 +173,18 @@ def test_a_served_fault_app_is_ready_and_503_for_redis_while_redis_is_paused(
 
 def test_fault_app_starts_only_the_servers_it_needs(fault_app, monkeypatch, tmp_path):
     monkeypatch.setattr(MariaDbServer, "start", lambda *a, **k: pytest.fail("MariaDB was started"))
-    app = fault_app(mysql_uri=f"sqlite:///{tmp_path / 'app.sqlite3'}")
+    sqlite_uri = f"sqlite:///{tmp_path / 'app.sqlite3'}"
 
-    assert app.extensions["imflask.context"].settings.store_read_timeout == 1.0
+    app = fault_app(mysql_uri=sqlite_uri, store_read_timeout=0.8)
+
+    assert app.extensions["imflask.context"].settings.store_read_timeout == 0.8
+    assert app.extensions["imflask.context"].settings.store_connect_timeout == 0.5
     with app.test_client() as client:
         assert client.get("/readyz").status_code == 200
+    env = worker_environment(app)
+    assert env["FLASK_MYSQL_URI"] == sqlite_uri
+    assert env["FLASK_REDIS_URL"].startswith("redis://127.0.0.1:")
+    assert env["FLASK_JOBS_QUEUE"] == "imflask_faults"
 
 
 # The load generator -----------------------------------------------------------------
@@ -200,6 +224,23 @@ def test_http_records_a_refused_connection_instead_of_raising():
     assert "ConnectionRefusedError" in outcome.error
 
 
+def test_a_program_listening_on_a_port_is_ready_once_it_accepts_and_is_killed(tmp_path):
+    port = servers.free_port()
+    program = Program(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+        port=port,
+        data_dir=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ).start()
+    try:
+        assert http(f"http://127.0.0.1:{port}", "GET", "/").status == 200
+        with program.paused():
+            assert http(f"http://127.0.0.1:{port}", "GET", "/", timeout=0.3).error
+    finally:
+        program.kill()
+    assert "ConnectionRefusedError" in http(f"http://127.0.0.1:{port}", "GET", "/").error
+
+
 def test_the_safety_net_kills_what_is_still_alive(tmp_path):
     server = RedisServer(data_dir=tmp_path).start()
     server.pause()
@@ -219,9 +260,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_serve_answers_concurrent_requests(fault_app, serve, tmp_path):
-    base_url = serve(fault_app(mysql_uri=f"sqlite:///{tmp_path / 'app.sqlite3'}"))
+def test_serve_answers_concurrent_requests_over_real_http(serve):
+    def app(environ, start_response):
+        time.sleep(0.1)  # overlapping requests show the server is threaded
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"path": "%s"}' % environ["PATH_INFO"].encode()]
 
-    outcomes = run_load(lambda i: http(base_url, "GET", "/healthz"), threads=4, count=40)
+    base_url = serve(app)
+    began = time.monotonic()
+    outcomes = run_load(lambda i: http(base_url, "GET", f"/{i}"), threads=8, count=40)
 
     assert by_status(outcomes) == {200: 40}, summary(outcomes)
+    assert all(o.body == {"path": f"/{o.index}"} for o in outcomes)
+    assert time.monotonic() - began < 40 * 0.1 / 2
