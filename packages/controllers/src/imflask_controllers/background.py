@@ -68,16 +68,16 @@ def dispatch(ctx: Context, pending: PendingJob) -> None:
         log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
 
 
-def relay(ctx: Context, *, grace: timedelta = RELAY_GRACE, limit: int = RELAY_BATCH) -> int:
+def relay(ctx: Context, *, grace: timedelta | None = None, limit: int = RELAY_BATCH) -> int:
     """Queue every pending outbox job that the queue does not hold; return how many.
 
-    Jobs younger than ``grace`` are left to their own ``dispatch``.
+    Jobs younger than ``grace`` (default ``RELAY_GRACE``) are left to their own ``dispatch``.
 
     Raises ``StoreUnavailable`` when MySQL or Redis does not answer (the next
     pass catches up).
     """
     relayed, after = 0, 0
-    created_before = utcnow() - grace
+    created_before = utcnow() - (RELAY_GRACE if grace is None else grace)
     while True:
         with ctx.stores.sql.connection() as conn:
             batch = outbox.pending_jobs(
