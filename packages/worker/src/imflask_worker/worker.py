@@ -63,17 +63,36 @@ class JobWorker(SimpleWorker):
         self.abandoned_after = abandoned_after
         super().__init__(
             *args,
-            maintenance_interval=abandoned_after,
+            maintenance_interval=max(1, abandoned_after // 2),
             job_monitoring_interval=max(1, abandoned_after // 4),
             **kwargs,
         )
         self.stopping = False  # a SIGTERM or SIGINT asked this worker to stop
         self.drained = False  # a burst found the queue empty
+        self.burst = False
+
+    def work(self, burst: bool = False, **kwargs) -> bool:
+        self.burst = burst
+        return super().work(burst=burst, **kwargs)
 
     @property
     def dequeue_timeout(self) -> int:
         """Wake from the queue's BLPOP this often, to look for abandoned jobs."""
-        return self.abandoned_after
+        return self.maintenance_interval
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's, in the other order: abandoned jobs first (each goes back to its retry,
+        which waits in the scheduled registry), then a scheduler started if this
+        worker's is not running, so one that died with its worker is replaced in the
+        same tick (its lock has expired by then: see ``SurvivingScheduler``)."""
+        first = self.last_cleaned_at is None  # work() has just started the scheduler
+        self.clean_registries()
+        self.clean_group_registries()
+        if first or self.burst or self.scheduler is None:
+            return
+        process = self.scheduler._process
+        if process is None or not process.is_alive():
+            self.scheduler.acquire_locks(auto_start=True)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.abandoned_after
@@ -147,6 +166,8 @@ class JobWorker(SimpleWorker):
         """RQ's, with a scheduler that outlives Redis outages."""
         self.scheduler = SurvivingScheduler(
             self.queues,
+            # Gone before a dead worker's job counts as abandoned (see run_maintenance_tasks).
+            lock_ttl=max(2, self.abandoned_after - self.job_monitoring_interval),
             connection=self.connection,
             logging_level=logging_level if logging_level is not None else self.log.level,
             date_format=date_format,
@@ -167,9 +188,38 @@ class JobWorker(SimpleWorker):
             self.scheduler.start()
 
 
+# Shorten a scheduler lock's TTL if (and only if) this scheduler still owns it.
+SHORTEN_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
 class SurvivingScheduler(RQScheduler):
-    """RQ's scheduler (in its own process), whose loop waits out Redis failures
-    with a bounded backoff instead of dying on the first one."""
+    """RQ's scheduler (a process of its own, forked by the worker) that waits out Redis
+    failures with a bounded backoff instead of dying on the first one, and whose
+    lock expires ``lock_ttl`` seconds after its last heartbeat rather than RQ's 61 s,
+    so that another worker's scheduler takes over quickly from a dead one."""
+
+    def __init__(self, *args, lock_ttl: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock_ttl = lock_ttl
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        acquired = super().acquire_locks(auto_start=False)
+        self._shorten_locks()
+        if acquired and auto_start and not (self._process and self._process.is_alive()):
+            self.start()
+        return acquired
+
+    def heartbeat(self) -> None:
+        super().heartbeat()
+        self._shorten_locks()
+
+    def _shorten_locks(self) -> None:
+        shorten = self.connection.register_script(SHORTEN_LOCK)
+        for name in self._acquired_locks:
+            shorten(keys=[self.get_locking_key(name)], args=[self.name, self.lock_ttl])
 
     def work(self) -> None:
         self._install_signal_handlers()
