@@ -54,7 +54,7 @@ def backoff(first: float = 0.5, cap: float = 5.0) -> Iterator[float]:
 
 
 class JobWorker(SimpleWorker):
-    """Runs jobs in this process; finds abandoned jobs within twice ``abandoned_after``."""
+    """Runs jobs in this process; finds a dead worker's job within 1.5 ``abandoned_after``."""
 
     # RQ's own reconnection loop while idle (1, 2, 4 s...): capped lower than its 60 s.
     max_connection_wait_time = 5.0
