@@ -111,25 +111,6 @@ def prune_done(ctx: Context, *, older_than: timedelta = timedelta(days=1)) -> in
         return outbox.delete_done(conn, before=utcnow() - older_than)
 
 
-def run_in_background(ctx: Context, job: str, run_here: Callable[..., Any], **kwargs: Any) -> None:
-    """Queue a job that no write caused (or run it here when jobs run inline).
-
-    For a job caused by a write, use ``record`` in the write's transaction and
-    ``dispatch`` after it: only those survive a queue that loses its data.
-    """
-    if ctx.settings.jobs_inline:
-        run_here(ctx, **kwargs)
-        return
-    jobs.enqueue(
-        ctx.stores.redis,
-        ctx.settings.jobs_queue,
-        job,
-        retry_intervals=ctx.settings.job_retry_intervals,
-        request_id=request_id_var.get(),
-        **kwargs,
-    )
-
-
 def _run_inline(ctx: Context, pending: PendingJob) -> None:
     try:
         pending.run_here(ctx, **pending.kwargs)
