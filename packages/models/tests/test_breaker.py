@@ -121,6 +121,19 @@ def test_many_threads_failing_at_once_start_one_prober():
     assert wait_until(lambda: not breaker.is_open)
 
 
+def test_probing_now_closes_an_open_breaker_if_the_store_answers():
+    probe = Probe()
+    breaker = CircuitBreaker("mysql", probe, retry_every=60)  # no background probe in time
+    breaker.failed(ConnectionError("x"))
+
+    still_down = breaker.probe_now()
+    probe.answers = True
+    answers = breaker.probe_now()
+
+    assert (still_down, answers) == (False, True)
+    assert not breaker.is_open
+
+
 def test_it_opens_again_after_closing_when_the_store_fails_again():
     probe = Probe()
     probe.answers = True

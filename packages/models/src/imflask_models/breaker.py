@@ -100,6 +100,34 @@ class CircuitBreaker:
             target=self._probe_until_closed, name=f"{self.store}-probe", daemon=True
         ).start()
 
+    def probe_now(self) -> bool:
+        """Run the probe in this thread (``/readyz``): True if the store answers, and then
+        the breaker is closed. One deadline at most, never a stale "down"."""
+        probe = self._probe()
+        if probe is None:
+            return False
+        active = getattr(self._in_prober, "active", False)
+        self._in_prober.active = True
+        try:
+            return self._try(probe)
+        finally:
+            self._in_prober.active = active
+
+    def _try(self, probe: Probe) -> bool:
+        failures = self._failures
+        try:
+            probe()
+        except Exception as error:  # every kind of failure keeps it open
+            self._last_error = str(error) or type(error).__name__
+            return False
+        with self._lock:
+            if self._failures != failures:  # it failed again meanwhile: not proven
+                return False
+            opened_at, self._opened_at = self._opened_at, None
+        if opened_at is not None:
+            log.warning("%s answers again, after %.1fs", self.store, time.monotonic() - opened_at)
+        return True
+
     def _probe_until_closed(self) -> None:
         self._in_prober.active = True
         try:
@@ -108,19 +136,7 @@ class CircuitBreaker:
                 probe = self._probe()
                 if probe is None:  # the store is gone
                     break
-                failures = self._failures
-                try:
-                    probe()
-                except Exception as error:  # every kind of failure keeps it open
-                    self._last_error = str(error) or type(error).__name__
-                    continue
-                with self._lock:
-                    if self._failures != failures:  # it failed again meanwhile: probe again
-                        continue
-                    opened_at, self._opened_at = self._opened_at, None
-                if opened_at is not None:
-                    down = time.monotonic() - opened_at
-                    log.warning("%s answers again, after %.1fs", self.store, down)
+                self._try(probe)
             else:
                 return  # _still_open() said closed and let go of the prober flag
         except BaseException:
