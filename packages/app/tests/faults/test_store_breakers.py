@@ -132,6 +132,46 @@ def test_after_a_redis_pause_the_other_instance_serves_the_new_body_and_count(
     assert body_and_count(read_article(b, slug)) == ("new", 1)
 
 
+def test_no_article_written_during_a_redis_pause_is_stale_anywhere_afterwards(
+    fault_app, serve, redis_server
+):
+    # given two instances, and 30 articles cached by both
+    a, b = serve(fault_app()), serve(fault_app())
+    jake = sign_up(a, "jake")
+    slugs = [publish(a, jake, f"Many {n}", body="v0") for n in range(30)]
+    for base in (a, b):
+        run_load(lambda i, base=base: read_article(base, slugs[i]), threads=4, count=len(slugs))
+
+    # when Redis pauses for 2 s while four threads update every article through A
+    def update(i: int) -> Outcome:
+        change = {"article": {"body": f"v{1 + i // len(slugs)}"}}
+        return http(a, "PUT", f"/api/articles/{slugs[i % len(slugs)]}", json=change,
+                    headers=jake.headers)  # fmt: skip
+
+    with redis_server.paused():
+        written = run_load(update, threads=4, count=3 * len(slugs), seconds=2.0)
+        time.sleep(0.2)
+    resumed_at = time.monotonic()
+    time.sleep(RETRY_EVERY + SLACK)  # the bound: A's probe has run by now
+
+    # then each instance serves each article's last acknowledged body
+    last = {}
+    for outcome in written:
+        assert outcome.status == 200, outcome
+        last[outcome.body["article"]["slug"]] = outcome.body["article"]["body"]
+    served = {
+        (name, slug): body_and_count(read_article(base, slug))
+        for name, base in (("a", a), ("b", b))
+        for slug in slugs
+    }
+    stale = {key: got for key, got in served.items() if got != (last.get(key[1], "v0"), 0)}
+    report("redis paused 2 s, 30 articles written", writes=len(written),
+           checked_s_after_resume=round(time.monotonic() - resumed_at, 2),
+           stale=len(stale))  # fmt: skip
+    assert len(written) == 3 * len(slugs), summary(written)
+    assert not stale
+
+
 def test_with_redis_paused_creates_and_reads_do_not_wait_for_it(fault_app, serve, redis_server):
     # given an app that queues jobs in Redis (a publish queues the followers' notices)
     base = serve(fault_app(jobs_inline=False))
