@@ -166,7 +166,11 @@ def _stop(server: subprocess.Popen) -> None:
 
 
 def _read_response(sock: socket.socket) -> str:
-    """The status of a complete response, else what went wrong: reset, empty, truncated."""
+    """The status of a complete response, else what went wrong: reset, empty, truncated.
+
+    Closes the socket once read, as an HTTP client does (gunicorn lingers up to 2 s after a
+    response until the client closes).
+    """
     data = b""
     try:
         while chunk := sock.recv(65536):
@@ -175,6 +179,8 @@ def _read_response(sock: socket.socket) -> str:
         return "reset"
     except TimeoutError:
         return "timeout"
+    finally:
+        sock.close()
     head, separator, body = data.partition(b"\r\n\r\n")
     if not data:
         return "empty"
