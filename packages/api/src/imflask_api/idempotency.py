@@ -4,8 +4,10 @@ A client that lost an answer (a timeout, a dropped connection) sends the same
 request again with the same key and gets the first answer back, marked
 ``Idempotent-Replayed: true``. Keys are scoped to the signed-in user (or to
 anonymous callers) and to the method and path, and last 24 hours; the same key
-with another body is 422, and a retry while the first request still runs is
-409 with ``Retry-After``. Only the body and status are replayed, never cookies.
+with another body is 422, and a retry while the first request still runs waits
+for it and gets its answer. The request's writes and its answer are committed
+together (``idempotency.once``). Only the body and status are replayed,
+never cookies.
 """
 
 from __future__ import annotations
@@ -43,20 +45,19 @@ def idempotent(view: Callable[P, object]) -> Callable[P, Response]:
         who = f"user:{user.id}" if user is not None else "anonymous"
         scope = _digest(who.encode(), request.method.encode(), request.path.encode(), key.encode())
         fingerprint = _digest(request.get_data())
-        earlier = idempotency.claim(context(), scope=scope, fingerprint=fingerprint)
-        if earlier is not None:
-            replay = Response(earlier.body, status=earlier.status, mimetype="application/json")
+
+        answer = idempotency.once(
+            context(),
+            scope=scope,
+            fingerprint=fingerprint,
+            run=lambda: current_app.make_response(view(*args, **kwargs)),
+            answer_of=lambda response: (response.status_code, response.get_data(as_text=True)),
+        )
+        if isinstance(answer, idempotency.EarlierAnswer):
+            replay = Response(answer.body, status=answer.status, mimetype="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
-        try:
-            response = current_app.make_response(view(*args, **kwargs))
-        except Exception:  # answered with an error: nothing was written, a retry may run
-            idempotency.release(context(), scope=scope)
-            raise
-        idempotency.answer(
-            context(), scope=scope, status=response.status_code, body=response.get_data(True)
-        )
-        return response
+        return answer
 
     return wrapper
 

@@ -178,9 +178,13 @@ def create_article(
         return row, notifications.article_published(conn, article_id=row.id)
 
     row, fan_out = ctx.stores.sql.run_transaction(write)
-    cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    forget_lists(ctx)
-    background.dispatch(ctx, fan_out)
+
+    def published() -> None:
+        cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+        forget_lists(ctx)
+        background.dispatch(ctx, fan_out)
+
+    ctx.stores.sql.after_commit(published)
     public = _public_json(row, author, sorted(tag_ids), favorites_count=0)
     return _article_of(public, favorited=False, following=False)
 
@@ -221,10 +225,14 @@ def update_article(
         return public, bool(liked)
 
     public, favorited = ctx.stores.sql.run_transaction(write)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, public["slug"])
-    forget_lists(ctx)  # a list shows the title, description, tags and slug
-    if tags is not None:
-        cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+
+    def updated() -> None:
+        cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, public["slug"])
+        forget_lists(ctx)  # a list shows the title, description, tags and slug
+        if tags is not None:
+            cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+
+    ctx.stores.sql.after_commit(updated)
     return _article_of(public, favorited=favorited, following=False)
 
 
@@ -240,10 +248,14 @@ def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
         )
 
     comments_job = ctx.stores.sql.run_transaction(write)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-    cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    forget_lists(ctx)
-    background.dispatch(ctx, comments_job)
+
+    def deleted() -> None:
+        cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+        cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
+        forget_lists(ctx)
+        background.dispatch(ctx, comments_job)
+
+    ctx.stores.sql.after_commit(deleted)
 
 
 def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
@@ -270,8 +282,12 @@ def _set_favorite(
         return public, bool(followed)
 
     public, following = ctx.stores.sql.run_transaction(write)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-    forget_lists(ctx)
+
+    def changed() -> None:
+        cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
+        forget_lists(ctx)
+
+    ctx.stores.sql.after_commit(changed)
     return _article_of(public, favorited=favorited, following=following)
 
 

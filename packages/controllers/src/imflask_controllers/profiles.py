@@ -39,7 +39,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
         raise Invalid("username", "is you; you cannot follow yourself")
     with ctx.stores.sql.connection() as conn:
         follows.follow(conn, follower_id=follower.id, followed_id=target.id)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # the follower's feed
+    ctx.stores.sql.after_commit(lambda: _forget_feeds(ctx))
     return _profile(public(target), True)
 
 
@@ -47,8 +47,12 @@ def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # the follower's feed
+    ctx.stores.sql.after_commit(lambda: _forget_feeds(ctx))
     return _profile(public(target), False)
+
+
+def _forget_feeds(ctx: Context) -> None:
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # the follower's feed
 
 
 def public_profile_by_username(ctx: Context, username: str) -> dict | None:

@@ -134,7 +134,10 @@ def update_user(
         raise Invalid(error.field, TAKEN) from None
     if updated is None:
         raise NotFound("user")
-    profiles.forget_profile(ctx, their_slugs, user.username, updated.username)
+    old_name, new_name = user.username, updated.username
+    ctx.stores.sql.after_commit(
+        lambda: profiles.forget_profile(ctx, their_slugs, old_name, new_name)
+    )
     return _as_authenticated(updated, token)
 
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -225,6 +226,31 @@ class _Connector:
         return pymysql.connect(*args, **kwargs)
 
 
+def retry_conflicts(attempt: Callable[[], T]) -> T:
+    """``attempt()``, run again (up to ``CONFLICT_ATTEMPTS`` in all, after jittered pauses)
+    while it fails with ``TransactionConflict``."""
+    for number in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except TransactionConflict as error:
+            if number == CONFLICT_ATTEMPTS:
+                raise
+            pause = random.uniform(0, CONFLICT_BACKOFF * 2**number)  # noqa: S311 - jitter
+            log.info("transaction conflict %s, again in %.0fms: %s", number, pause * 1000, error)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Unit:
+    database: SqlDatabase
+    conn: SqlConnection
+    after_commit: list[Callable[[], None]]
+
+
+_current_unit: ContextVar[_Unit | None] = ContextVar("imflask_sql_unit", default=None)
+
+
 class SqlDatabase:
     """The relational store of one process: created lazily, re-created after a fork."""
 
@@ -270,21 +296,52 @@ class SqlDatabase:
 
         ``work`` must be safe to run again from the start: everything it wrote
         was rolled back, so it must not have done anything outside the
-        transaction that a second run would repeat.
+        transaction that a second run would repeat. Inside a ``unit_of_work``
+        it joins the unit's transaction instead (and the unit's owner retries).
         """
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        unit = _current_unit.get()
+        if unit is not None and unit.database is self:
+            return work(unit.conn)
+
+        def attempt() -> T:
+            with self.transaction() as conn:
+                return work(conn)
+
+        return retry_conflicts(attempt)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlConnection]:
+        """One transaction around a whole block that calls several use cases or writes.
+
+        Every ``run_transaction`` inside joins it, and every ``after_commit``
+        callback waits for its commit (and is dropped on a rollback), so the
+        block's writes and what follows them are all or nothing. A conflict
+        fails the whole block: wrap it in ``retry_conflicts`` if it may run again.
+        """
+        if _current_unit.get() is not None:
+            raise RuntimeError("units of work do not nest")
+        with self.transaction() as conn:
+            unit = _Unit(self, conn, [])
+            token = _current_unit.set(unit)
             try:
-                with self.transaction() as conn:
-                    return work(conn)
-            except TransactionConflict as error:
-                if attempt == CONFLICT_ATTEMPTS:
-                    raise
-                pause = random.uniform(0, CONFLICT_BACKOFF * 2**attempt)  # noqa: S311 - jitter
-                log.info(
-                    "transaction conflict %s, again in %.0fms: %s", attempt, pause * 1000, error
-                )
-                time.sleep(pause)
-        raise AssertionError("unreachable")
+                yield conn
+            finally:
+                _current_unit.reset(token)
+        for callback in unit.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current unit of work commits, or now outside one.
+
+        What follows a write (cache invalidation, queuing its jobs) goes through
+        here, so that it never runs before the write is visible, nor for a write
+        that was rolled back.
+        """
+        unit = _current_unit.get()
+        if unit is None or unit.database is not self:
+            callback()
+        else:
+            unit.after_commit.append(callback)
 
     def ping(self) -> bool:
         with self.connection() as conn:

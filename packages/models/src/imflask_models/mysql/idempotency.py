@@ -1,7 +1,7 @@
 """The ``idempotency_keys`` table: the first answer to a request sent with a key.
 
-A key is claimed (a row without an answer) before the request runs, and the
-answer stored once it has one; a retry of the same request finds the answer.
+A row is written in the same transaction as the request's writes (claimed
+first, its answer stored last), so a committed row always has its answer.
 ``scope`` and ``fingerprint`` are digests the caller computes (who, where and
 the key; the request's body).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from imflask_models.errors import DuplicateKey
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.dialect import utcnow
 
@@ -19,9 +18,8 @@ from imflask_models.mysql.dialect import utcnow
 @dataclass(frozen=True)
 class StoredAnswer:
     fingerprint: str
-    status: int | None  # None: the first request has not answered yet
-    response: str | None
-    created_at: datetime
+    status: int
+    response: str
 
 
 INSERT_CLAIM = """
@@ -29,41 +27,35 @@ INSERT INTO idempotency_keys (scope, fingerprint, created_at)
 VALUES (%(scope)s, %(fingerprint)s, %(now)s)
 """
 SELECT_ANSWER = """
-SELECT fingerprint, status, response, created_at FROM idempotency_keys WHERE scope = %(scope)s
+SELECT fingerprint, status, response FROM idempotency_keys
+WHERE scope = %(scope)s AND created_at >= %(kept_since)s AND status IS NOT NULL
 """
 UPDATE_ANSWER = """
-UPDATE idempotency_keys SET status = %(status)s, response = %(response)s
-WHERE scope = %(scope)s AND status IS NULL
+UPDATE idempotency_keys SET status = %(status)s, response = %(response)s WHERE scope = %(scope)s
 """
-DELETE_CLAIM = "DELETE FROM idempotency_keys WHERE scope = %(scope)s AND status IS NULL"
-DELETE_ROW = "DELETE FROM idempotency_keys WHERE scope = %(scope)s AND created_at = %(created_at)s"
+DELETE_EXPIRED = """
+DELETE FROM idempotency_keys WHERE scope = %(scope)s AND created_at < %(kept_since)s
+"""
 DELETE_OLD = "DELETE FROM idempotency_keys WHERE created_at < %(before)s"
 
 
-def claim(conn: SqlConnection, *, scope: str, fingerprint: str) -> StoredAnswer | None:
-    """Claim the key for a first request (None), or return what an earlier one left."""
-    try:
-        conn.execute(INSERT_CLAIM, {"scope": scope, "fingerprint": fingerprint, "now": utcnow()})
-        return None
-    except DuplicateKey:
-        row = conn.one(SELECT_ANSWER, {"scope": scope})
-    if row is None:  # released in between: the caller may try again
-        return claim(conn, scope=scope, fingerprint=fingerprint)
-    return StoredAnswer(row["fingerprint"], row["status"], row["response"], row["created_at"])
+def claim(conn: SqlConnection, *, scope: str, fingerprint: str) -> None:
+    """Take the key inside the request's transaction; ``DuplicateKey("scope")`` if taken."""
+    conn.execute(INSERT_CLAIM, {"scope": scope, "fingerprint": fingerprint, "now": utcnow()})
+
+
+def answer_of(conn: SqlConnection, *, scope: str, kept_since: datetime) -> StoredAnswer | None:
+    row = conn.one(SELECT_ANSWER, {"scope": scope, "kept_since": kept_since})
+    return None if row is None else StoredAnswer(row["fingerprint"], row["status"], row["response"])
 
 
 def store_answer(conn: SqlConnection, *, scope: str, status: int, response: str) -> None:
     conn.execute(UPDATE_ANSWER, {"scope": scope, "status": status, "response": response})
 
 
-def release(conn: SqlConnection, *, scope: str) -> None:
-    """Drop a claim that got no answer (the request failed before writing anything)."""
-    conn.execute(DELETE_CLAIM, {"scope": scope})
-
-
-def forget(conn: SqlConnection, *, scope: str, created_at: datetime) -> None:
-    """Drop the row of ``scope`` seen with ``created_at`` (not a newer claim of it)."""
-    conn.execute(DELETE_ROW, {"scope": scope, "created_at": created_at})
+def forget_expired(conn: SqlConnection, *, scope: str, kept_since: datetime) -> None:
+    """Drop the key's row if it is older than ``kept_since`` (the key may be used again)."""
+    conn.execute(DELETE_EXPIRED, {"scope": scope, "kept_since": kept_since})
 
 
 def delete_before(conn: SqlConnection, before: datetime) -> int:
