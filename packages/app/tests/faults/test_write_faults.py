@@ -659,3 +659,72 @@ def test_a_signup_whose_insert_lost_its_answer_is_not_refused_as_taken(
     assert answer.status in (201, 503), (answer.status, answer.body)
     if answer.status == 503:
         assert answer.headers.get("Retry-After")
+
+
+def test_a_create_retried_with_its_idempotency_key_after_a_lost_commit_answer_writes_once(
+    fault_app, serve, mariadb_server, monkeypatch
+):
+    """The issue's item 2: the COMMIT ran but its answer was lost, so the app cannot
+    know and answers 503; the client retries with the same ``Idempotency-Key`` and
+    must get the article, written once, not a second copy."""
+    import pymysql
+
+    from imflask_models.mysql import articles
+
+    base_url = serve(fault_app())
+    jake = sign_up(base_url, "jake")
+    armed: dict[int, bool] = {}
+    lost: list[int] = []
+    original_insert = articles.insert_article
+    original_commit = pymysql.connections.Connection.commit
+
+    def marked(*args, **kwargs):
+        armed[threading.get_ident()] = True
+        return original_insert(*args, **kwargs)
+
+    def commit_answer_lost(self):
+        original_commit(self)
+        if armed.pop(threading.get_ident(), False) and not lost:
+            lost.append(1)
+            self._force_close()
+            raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
+
+    monkeypatch.setattr(articles, "insert_article", marked)
+    monkeypatch.setattr(pymysql.connections.Connection, "commit", commit_answer_lost)
+    key = {**jake.headers, "Idempotency-Key": "2f1c7a52-create-once"}
+    article = {"title": "Written once", "description": "d", "body": "b", "tagList": ["once"]}
+
+    first = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
+    monkeypatch.undo()
+    assert lost, "the fault never fired"
+    retried = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
+    again = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
+
+    assert first.status in (201, 503), first
+    assert retried.status == 201, (retried.status, retried.body)
+    assert retried.body["article"]["tagList"] == ["once"]
+    assert (again.status, again.body) == (retried.status, retried.body)
+    assert [tags for _, tags in articles_with_tags(mariadb_server)["Written once"]] == [{"once"}]
+
+
+def test_a_create_sent_twice_with_one_idempotency_key_is_written_once(
+    fault_app, serve, mariadb_server
+):
+    base_url = serve(fault_app())
+    jake = sign_up(base_url, "jake")
+    key = {**jake.headers, "Idempotency-Key": "9b0e-twice"}
+    article = {"title": "Sent twice", "description": "d", "body": "b", "tagList": ["twice"]}
+
+    outcomes = run_load(
+        lambda i: http(base_url, "POST", "/api/articles", headers=key, json={"article": article}),
+        threads=2,
+        count=4,
+        seconds=20,
+    )
+
+    ok = [o for o in outcomes if o.status == 201]
+    assert ok, summary(outcomes)
+    assert all(o.body == ok[0].body for o in ok)
+    # a twin still running may be told to retry (409 or 503 with Retry-After), never a copy
+    assert all(o.status in (201, 409, 503) for o in outcomes), summary(outcomes)
+    assert len(articles_with_tags(mariadb_server)["Sent twice"]) == 1
