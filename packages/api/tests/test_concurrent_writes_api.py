@@ -71,3 +71,52 @@ def test_a_conflict_that_outlasts_the_retries_is_busy_not_an_outage(
     assert len(attempts) == 5
     assert "store unavailable" not in caplog.text
     assert client.get("/api/articles").get_json()["articlesCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "commits"),  # the write's own commit is the last
+    [
+        (
+            "post",
+            "/api/articles",
+            {"article": {"title": "New", "description": "d", "body": "b", "tagList": ["x"]}},
+            201,
+            2,  # the tags' own statement, then the article
+        ),
+        ("put", "/api/articles/{slug}", {"article": {"body": "v2", "tagList": ["y"]}}, 200, 2),
+        ("post", "/api/articles/{slug}/favorite", None, 200, 1),
+        ("put", "/api/user", {"user": {"bio": "new bio"}}, 200, 1),
+    ],
+)
+def test_a_write_whose_store_goes_away_after_the_commit_still_answers_success(
+    client, sign_up, publish, monkeypatch, method, path, body, status, commits
+):
+    from imflask_core.errors import StoreUnavailable
+    from imflask_models.mysql.database import SqlConnection, SqlDatabase
+
+    jake = sign_up()
+    slug = publish(jake, title="Old")["slug"]
+    real_commit = SqlConnection.commit
+    committed = []
+
+    def commit_then_lose_the_store(self):
+        real_commit(self)
+        committed.append(1)
+        if len(committed) < commits:
+            return
+
+        def lost(*_):
+            raise StoreUnavailable("mysql", "Lost connection to server during query")
+
+        monkeypatch.setattr(SqlDatabase, "_borrow", lost)
+
+    monkeypatch.setattr(SqlConnection, "commit", commit_then_lose_the_store)
+    kwargs = {"json": body} if body is not None else {}
+
+    response = getattr(client, method)(path.format(slug=slug), headers=jake.headers, **kwargs)
+
+    assert response.status_code == status, response.get_json()
+    monkeypatch.undo()
+    if method == "post" and path == "/api/articles":
+        assert response.get_json()["article"]["tagList"] == ["x"]
+        assert client.get("/api/articles").get_json()["articlesCount"] == 2

@@ -122,3 +122,33 @@ def test_jobs_status_failed_and_requeue_report_the_queue(app, ctx, job_queue):
     assert "1 failed job(s)" in failed.output
     assert "requeued 1 job(s)" in requeued.output
     assert queue.count == 1
+
+
+def test_jobs_relay_queues_outbox_jobs_the_queue_lost(make_app, job_queue, monkeypatch):
+    from datetime import timedelta
+
+    from imflask_controllers import background
+    from imflask_models.redis import jobs
+
+    app = make_app(jobs_inline=False)
+    client = app.test_client()
+    token = client.post(
+        "/api/users",
+        json={"user": {"username": "jake", "email": "jake@x.io", "password": "password1"}},
+    ).get_json()["user"]["token"]
+    client.post(
+        "/api/articles",
+        headers={"Authorization": f"Token {token}"},
+        json={"article": {"title": "t", "description": "d", "body": "b"}},
+    )
+    ctx = app.extensions["imflask.context"]
+    jobs.drop_queue(ctx.stores.redis, job_queue)
+    runner = app.test_cli_runner()
+    assert "outbox     1 not done yet" in runner.invoke(args=["jobs", "status"]).output
+
+    monkeypatch.setattr(background, "RELAY_GRACE", timedelta(0))
+
+    relayed = runner.invoke(args=["jobs", "relay"])
+
+    assert relayed.output == "relayed 1 job(s)\n"
+    assert jobs.status(ctx.stores.redis, job_queue).queued == 1

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+@pytest.fixture
+def control_socket() -> Iterator[Path]:
+    """A control socket path of this test's own, short enough for a unix socket (108 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="imflask-gunicorn-"))
+    yield folder / "gunicorn.ctl"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _free_port() -> int:
@@ -27,10 +44,23 @@ def _get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
-def _start_gunicorn(env: dict[str, str]) -> subprocess.Popen:
-    """gunicorn with the project's settings, in its own process group (stop it with killpg)."""
+def _start_gunicorn(
+    env: dict[str, str], control_socket: Path, app: str = "imflask_app.wsgi:app"
+) -> subprocess.Popen:
+    """gunicorn with the project's settings, in its own process group (stop it with killpg).
+
+    Each gunicorn gets its own control socket: the default path is one per user, shared by
+    every gunicorn started on the machine.
+    """
     return subprocess.Popen(
-        [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "imflask_app.wsgi:app"],
+        [
+            str(GUNICORN),
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--control-socket",
+            str(control_socket),
+            app,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -51,7 +81,7 @@ def _wait_for_health(port: int) -> None:
             time.sleep(0.2)
 
 
-def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
+def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path, control_socket):
     port = _free_port()
     env = {
         **os.environ,
@@ -63,7 +93,7 @@ def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
         "no_proxy": "*",
     }
     (tmp_path / "metrics").mkdir()
-    server = _start_gunicorn(env)
+    server = _start_gunicorn(env, control_socket)
     try:
         _wait_for_health(port)
         for _ in range(30):
@@ -85,7 +115,9 @@ def test_metrics_add_up_over_every_gunicorn_worker(app, store_uris, tmp_path):
     assert counts == {30.0}
 
 
-def test_a_metrics_folder_gunicorn_made_itself_is_removed_when_it_stops(app, store_uris, tmp_path):
+def test_a_metrics_folder_gunicorn_made_itself_is_removed_when_it_stops(
+    app, store_uris, tmp_path, control_socket
+):
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
@@ -96,7 +128,7 @@ def test_a_metrics_folder_gunicorn_made_itself_is_removed_when_it_stops(app, sto
         TMPDIR=str(tmp_path),
         no_proxy="*",
     )
-    server = _start_gunicorn(env)
+    server = _start_gunicorn(env, control_socket)
     try:
         _wait_for_health(port)
         assert len(list(tmp_path.glob("imflask-metrics-*"))) == 1
@@ -105,3 +137,174 @@ def test_a_metrics_folder_gunicorn_made_itself_is_removed_when_it_stops(app, sto
         server.wait(timeout=30)
 
     assert list(tmp_path.glob("imflask-metrics-*")) == []
+
+
+# --- signals: SIGTERM drains, SIGHUP overlaps ----------------------------------------------
+
+TEST_WSGI = "gunicorn_test_wsgi:app"  # the real app, with X-Test-Delay and X-Test-Worker
+
+
+def _signal_test_env(store_uris, tmp_path: Path, port: int, workers: int) -> dict[str, str]:
+    (tmp_path / "metrics").mkdir()
+    return {
+        **os.environ,
+        **store_uris.environment(),
+        "FLASK_INSTANCE_PATH": str(tmp_path),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(workers),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "PYTHONPATH": str(Path(__file__).parent),
+        "no_proxy": "*",
+    }
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """End what a test left running: the master and any worker of its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=10)
+
+
+def _read_response(sock: socket.socket) -> str:
+    """The status of a complete response, else what went wrong: reset, empty, truncated.
+
+    Closes the socket once read, as an HTTP client does (gunicorn lingers up to 2 s after a
+    response until the client closes).
+    """
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        return "reset"
+    except TimeoutError:
+        return "timeout"
+    finally:
+        sock.close()
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not data:
+        return "empty"
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    if not separator or length is None or len(body) != int(length.group(1)):
+        return "truncated"
+    return head.split(b" ", 2)[1].decode()
+
+
+@pytest.mark.faults
+def test_sigterm_answers_every_request_sent_before_it(app, store_uris, tmp_path, control_socket):
+    # given two workers and requests that take 0.4 s: two in flight, ten in the accept queue
+    port = _free_port()
+    server = _start_gunicorn(
+        _signal_test_env(store_uris, tmp_path, port, workers=2), control_socket, TEST_WSGI
+    )
+    request = (
+        b"GET /api/tags HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"X-Test-Delay: 0.4\r\nConnection: close\r\n\r\n"
+    )
+    connections = []
+    try:
+        _wait_for_health(port)
+        for _ in range(12):
+            connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+            connection.sendall(request)
+            connections.append(connection)
+        time.sleep(0.2)
+
+        # when the server is told to stop
+        os.kill(server.pid, signal.SIGTERM)
+        outcomes = [_read_response(connection) for connection in connections]
+        exit_code = server.wait(timeout=40)
+    finally:
+        for connection in connections:
+            connection.close()
+        _stop(server)
+
+    # then every request sent before the signal got its whole answer, and gunicorn exited
+    assert Counter(outcomes) == {"200": 12}
+    assert exit_code == 0
+
+
+class _SteadyLoad:
+    """A few clients, each sending one request at a time with a short pause, bounded in count
+    and time; records (latency, outcome, answering pid) of every request."""
+
+    def __init__(self, port: int, clients: int = 3, pause: float = 0.02, limit: int = 2000):
+        self.port, self.pause, self.limit = port, pause, limit
+        self.results: list[tuple[float, str, str]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def __enter__(self) -> _SteadyLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def answering_pids(self) -> set[str]:
+        return {pid for _, outcome, pid in list(self.results) if outcome == "200"}
+
+    def _client(self) -> None:
+        for _ in range(self.limit):
+            if self._stop.is_set():
+                return
+            started = time.monotonic()
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+            try:
+                connection.request("GET", "/api/tags")
+                response = connection.getresponse()
+                response.read()
+                outcome, pid = str(response.status), response.getheader("X-Test-Worker", "")
+            except (OSError, http.client.HTTPException) as error:
+                outcome, pid = type(error).__name__, ""
+            finally:
+                connection.close()
+            self.results.append((time.monotonic() - started, outcome, pid))
+            time.sleep(self.pause)
+
+
+def _wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.mark.faults
+def test_a_reload_keeps_answering_while_new_workers_import_the_app(
+    app, store_uris, tmp_path, control_socket
+):
+    # given two workers under a steady load, and new code that needs 4 s more to import
+    port = _free_port()
+    delay_file = tmp_path / "import-delay"
+    env = _signal_test_env(store_uris, tmp_path, port, workers=2)
+    env["IMFLASK_TEST_IMPORT_DELAY_FILE"] = str(delay_file)
+    server = _start_gunicorn(env, control_socket, TEST_WSGI)
+    try:
+        _wait_for_health(port)
+        with _SteadyLoad(port) as load:
+            assert _wait_until(lambda: len(load.answering_pids()) == 2, 10)
+            old_workers = load.answering_pids()
+            delay_file.write_text("4")
+
+            # when gunicorn is told to reload
+            os.kill(server.pid, signal.SIGHUP)
+            new_workers_answer = _wait_until(
+                lambda: len(load.answering_pids() - old_workers) == 2, 30
+            )
+            old_workers_gone = _wait_until(
+                lambda: {pid for _, _, pid in load.results[-10:]}.isdisjoint(old_workers), 10
+            )
+    finally:
+        _stop(server)
+
+    # then the new workers took over, and no request failed or waited for them
+    assert new_workers_answer
+    assert old_workers_gone
+    assert Counter(outcome for _, outcome, _ in load.results).keys() == {"200"}
+    assert max(latency for latency, _, _ in load.results) < 2.0

@@ -33,27 +33,88 @@ def notices(ctx) -> int:
     return ctx.stores.mongo.db[inbox.NOTIFICATIONS].count_documents({})
 
 
-def test_running_the_job_twice_creates_no_duplicates(ctx, author_with_fans):
+def test_running_a_batch_twice_creates_no_duplicates(ctx, author_with_fans):
     author, fans = author_with_fans
-    article = articles.create_article(  # inline in testing: the first run
+    articles.create_article(  # inline in testing: the first run
         ctx, author=author, title="t", description="d", body="b", tags=[]
     )
     article_id = ctx.stores.mongo.db[inbox.NOTIFICATIONS].find_one()["article_id"]
 
-    again = notifications.notify_followers(ctx, article_id=article_id)
+    again = notifications.notify_follower_batch(
+        ctx, article_id=article_id, follower_ids=[fan.id for fan in fans]
+    )
+    batches = notifications.notify_followers(ctx, article_id=article_id)
 
     assert again == 0
+    assert batches == 1
     assert notices(ctx) == len(fans)
-    assert article.slug
 
 
 def test_fan_out_goes_in_batches(ctx, author_with_fans, monkeypatch):
     monkeypatch.setattr(notifications, "FAN_OUT_BATCH", 2)
     author, fans = author_with_fans
+    article = articles.create_article(
+        ctx, author=author, title="t", description="d", body="b", tags=[]
+    )
 
-    articles.create_article(ctx, author=author, title="t", description="d", body="b", tags=[])
+    batches = notifications.notify_followers(ctx, article_id=article_id_of(ctx, article.slug))
 
+    assert batches == 3  # 2 + 2 + 1
     assert notices(ctx) == len(fans)
+
+
+def article_id_of(ctx, slug: str) -> int:
+    with ctx.stores.sql.connection() as conn:
+        return conn.scalar("SELECT id FROM articles WHERE slug = %(slug)s", {"slug": slug})
+
+
+def test_two_thousand_followers_are_notified_once_in_separate_batch_jobs(
+    make_app, run_worker, job_queue, ctx
+):
+    # given an author with 2,000 followers, and an article published with its jobs queued
+    from imflask_controllers import seeding
+    from imflask_models.mysql import follows
+
+    seeding.seed(
+        ctx, seeding.SeedPlan(users=2001, articles=0, follows_per_user=0, favorites_per_user=0)
+    )
+    with ctx.stores.sql.transaction() as conn:
+        ids = [row["id"] for row in conn.all("SELECT id FROM users ORDER BY id")]
+        follows.follow_many(conn, [(fan, ids[0]) for fan in ids[1:]])
+    queued = make_app(jobs_inline=False).extensions["imflask.context"]
+    with ctx.stores.sql.connection() as conn:
+        from imflask_models.mysql import users as users_table
+
+        author = users_table.user_by_id(conn, ids[0])
+    article = articles.create_article(
+        queued, author=author, title="News", description="d", body="b", tags=[]
+    )
+    article_id = article_id_of(ctx, article.slug)
+
+    # when the first job runs, it queues one job per batch of followers
+    batches = notifications.notify_followers(queued, article_id=article_id)
+    batch_jobs = [
+        job
+        for job in jobs.queue(ctx.stores.redis, job_queue).get_jobs()
+        if job.func_name == notifications.NOTIFY_FOLLOWER_BATCH_JOB
+    ]
+    assert batches == 4
+    assert sorted(len(job.kwargs["follower_ids"]) for job in batch_jobs) == [500] * 4
+    # ...one batch is queued a second time (a retry, a relay sending twice)
+    jobs.enqueue(
+        ctx.stores.redis, job_queue, notifications.NOTIFY_FOLLOWER_BATCH_JOB,
+        retry_intervals=(), request_id="twice", **batch_jobs[0].kwargs,
+    )  # fmt: skip
+    worker = run_worker()
+
+    # then every follower has exactly one notice
+    assert worker.returncode == 0, worker.stderr
+    assert notices(ctx) == 2000
+    assert len(ctx.stores.mongo.db[inbox.NOTIFICATIONS].distinct("user_id")) == 2000
+    # the 4 batches queued above, the one queued twice, and the 4 of the queued first job
+    assert worker.stderr.count("new notifications of 500") == 9
+    assert worker.stderr.count(": 500 new notifications of 500") == 4
+    assert jobs.status(ctx.stores.redis, job_queue).failed == 0
 
 
 def test_a_real_worker_delivers_the_notifications(make_app, run_worker, job_queue, ctx):
@@ -111,13 +172,15 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
         article_id=article_id,
     )
     failing = run_worker(
+        FLASK_JOB_RETRY_INTERVALS="0,0",  # for the batch jobs it queues
         FLASK_MONGO_URI="mongodb://127.0.0.1:1/?directConnection=true",
         FLASK_STORE_CONNECT_TIMEOUT="0.3",
         FLASK_STORE_READ_TIMEOUT="0.3",
     )
 
     assert failing.returncode == 0, failing.stderr
-    assert failing.stderr.count("job notify_followers failed") == 3  # first try + 2 retries
+    # the fan-out job queues its one batch, which fails on MongoDB: first try + 2 retries
+    assert failing.stderr.count("job notify_follower_batch failed") == 3
     (failed,) = jobs.failed_jobs(ctx.stores.redis, job_queue)
     assert "mongo is unavailable" in failed.error
     assert notices(ctx) == 0

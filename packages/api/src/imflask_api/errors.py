@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from imflask_controllers.errors import (
+    Conflict,
     DomainError,
     Forbidden,
     Invalid,
@@ -14,7 +15,14 @@ from imflask_controllers.errors import (
 )
 from imflask_core.factory import json_error
 
-STATUS = {Invalid: 422, Unauthenticated: 401, Forbidden: 403, NotFound: 404, RateLimited: 429}
+STATUS = {
+    Invalid: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
+}
 
 
 class RequestInvalid(Exception):
@@ -34,6 +42,8 @@ def register_error_handlers(blueprint: Blueprint) -> None:
             headers["WWW-Authenticate"] = "Token"
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after)
+        if isinstance(error, Conflict):
+            headers["Retry-After"] = "1"
         return json_error(status, error.errors, **headers)
 
     @blueprint.errorhandler(RequestInvalid)

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from imflask_controllers import comments, seeding
+from imflask_controllers import background, comments, idempotency, seeding
 from imflask_core import embedded
 from imflask_core.errors import StoreUnavailable
 from imflask_core.factory import settings_of
@@ -63,12 +63,18 @@ def db_status() -> None:
 
 @db.command("prune")
 def db_prune() -> None:
-    """Delete what an interrupted cleanup left: comments of deleted articles."""
+    """Delete what an interrupted cleanup left (comments of deleted articles) and what
+    has served its time (jobs done a day ago, idempotency keys older than a day)."""
+    ctx = _context()
     try:
-        removed = comments.prune_orphaned_comments(_context())
+        removed = comments.prune_orphaned_comments(ctx)
+        jobs_done = background.prune_done(ctx)
+        keys = idempotency.prune(ctx)
     except StoreUnavailable as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"comments of deleted articles removed: {removed}")
+    click.echo(f"outbox jobs done a day ago removed: {jobs_done}")
+    click.echo(f"idempotency keys older than a day removed: {keys}")
 
 
 @db.command("seed")
@@ -101,12 +107,26 @@ def jobs_status() -> None:
     ctx = _context()
     try:
         state = jobs.status(ctx.stores.redis, ctx.settings.jobs_queue)
+        pending = background.pending_count(ctx)
     except StoreUnavailable as error:
         raise click.ClickException(str(error)) from None
     inline = " (FLASK_JOBS_INLINE=1: this app runs jobs itself)" if ctx.settings.jobs_inline else ""
     click.echo(f"queue {state.name}{inline}")
     for label in ("queued", "started", "scheduled", "failed", "workers"):
         click.echo(f"  {label:10} {getattr(state, label)}")
+    click.echo(f"  {'outbox':10} {pending} not done yet (the relay queues those the queue lost)")
+
+
+@jobs_cli.command("relay")
+def jobs_relay() -> None:
+    """Queue every outbox job not done that the queue does not hold (imflask-worker does
+    this every second; run it by hand when no worker runs)."""
+    ctx = _context()
+    try:
+        relayed = background.relay(ctx)
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"relayed {relayed} job(s)")
 
 
 @jobs_cli.command("failed")

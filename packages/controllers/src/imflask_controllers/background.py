@@ -68,16 +68,16 @@ def dispatch(ctx: Context, pending: PendingJob) -> None:
         log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
 
 
-def relay(ctx: Context, *, grace: timedelta = RELAY_GRACE, limit: int = RELAY_BATCH) -> int:
+def relay(ctx: Context, *, grace: timedelta | None = None, limit: int = RELAY_BATCH) -> int:
     """Queue every pending outbox job that the queue does not hold; return how many.
 
-    Jobs younger than ``grace`` are left to their own ``dispatch``.
+    Jobs younger than ``grace`` (default ``RELAY_GRACE``) are left to their own ``dispatch``.
 
     Raises ``StoreUnavailable`` when MySQL or Redis does not answer (the next
     pass catches up).
     """
     relayed, after = 0, 0
-    created_before = utcnow() - grace
+    created_before = utcnow() - (RELAY_GRACE if grace is None else grace)
     while True:
         with ctx.stores.sql.connection() as conn:
             batch = outbox.pending_jobs(
@@ -109,25 +109,6 @@ def prune_done(ctx: Context, *, older_than: timedelta = timedelta(days=1)) -> in
     """Forget jobs that ran more than ``older_than`` ago; return how many."""
     with ctx.stores.sql.connection() as conn:
         return outbox.delete_done(conn, before=utcnow() - older_than)
-
-
-def run_in_background(ctx: Context, job: str, run_here: Callable[..., Any], **kwargs: Any) -> None:
-    """Queue a job that no write caused (or run it here when jobs run inline).
-
-    For a job caused by a write, use ``record`` in the write's transaction and
-    ``dispatch`` after it: only those survive a queue that loses its data.
-    """
-    if ctx.settings.jobs_inline:
-        run_here(ctx, **kwargs)
-        return
-    jobs.enqueue(
-        ctx.stores.redis,
-        ctx.settings.jobs_queue,
-        job,
-        retry_intervals=ctx.settings.job_retry_intervals,
-        request_id=request_id_var.get(),
-        **kwargs,
-    )
 
 
 def _run_inline(ctx: Context, pending: PendingJob) -> None:

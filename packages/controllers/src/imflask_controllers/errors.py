@@ -25,6 +25,10 @@ class Forbidden(DomainError):
     """The user is known but may not do this."""
 
 
+class Conflict(DomainError):
+    """The request clashes with another one still running (a reused idempotency key)."""
+
+
 class NotFound(DomainError):
     """The thing named does not exist."""
 

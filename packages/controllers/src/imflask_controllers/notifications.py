@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 500
 NOTIFY_FOLLOWERS_JOB = "imflask_worker.jobs.notify_followers"
+NOTIFY_FOLLOWER_BATCH_JOB = "imflask_worker.jobs.notify_follower_batch"
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,52 @@ def article_published(conn: SqlConnection, *, article_id: int) -> background.Pen
 
 
 def notify_followers(ctx: Context, *, article_id: int) -> int:
-    """Put a notice of the article in each follower's inbox, in batches; idempotent.
+    """Split the author's followers into batches, each its own job; return how many.
 
-    Returns how many notices were new.
+    Only follower ids are read here: each batch is a separate job (a batch that
+    fails is retried alone, and several workers share a big fan-out), recorded
+    in the outbox in one transaction so that no batch is lost with the queue.
+    Running this twice queues the batches twice, which inserts nothing new.
+    """
+    with ctx.stores.sql.connection() as conn:
+        article = articles_table.article_by_id(conn, article_id)
+    if article is None:
+        log.info("article %s is gone; nobody to notify", article_id)
+        return 0
+    batches: list[list[int]] = []
+    after = 0
+    while True:
+        with ctx.stores.sql.connection() as conn:
+            batch = follows.follower_ids(conn, article.author_id, after=after, limit=FAN_OUT_BATCH)
+        if not batch:
+            break
+        batches.append(batch)
+        after = batch[-1]
+
+    def record(conn: SqlConnection) -> list[background.PendingJob]:
+        return [
+            background.record(
+                conn,
+                NOTIFY_FOLLOWER_BATCH_JOB,
+                notify_follower_batch,
+                article_id=article_id,
+                follower_ids=batch,
+            )
+            for batch in batches
+        ]
+
+    for pending in ctx.stores.sql.run_transaction(record) if batches else []:
+        background.dispatch(ctx, pending)
+    followers = sum(len(batch) for batch in batches)
+    log.info("article %s: %s followers in %s batches", article_id, followers, len(batches))
+    return len(batches)
+
+
+def notify_follower_batch(ctx: Context, *, article_id: int, follower_ids: list[int]) -> int:
+    """Put a notice of the article in these followers' inboxes; return how many were new.
+
+    One ``insert_many`` (unordered) against the unique (user, article, kind)
+    index: a notice already there is skipped, so a re-run inserts nothing.
     """
     with ctx.stores.sql.connection() as conn:
         article = articles_table.article_by_id(conn, article_id)
@@ -57,26 +101,19 @@ def notify_followers(ctx: Context, *, article_id: int) -> int:
     if article is None or author is None:
         log.info("article %s is gone; nobody to notify", article_id)
         return 0
-    created, after = 0, 0
-    while True:
-        with ctx.stores.sql.connection() as conn:
-            batch = follows.follower_ids(conn, author.id, after=after, limit=FAN_OUT_BATCH)
-        if not batch:
-            break
-        docs = [
-            inbox.new_article_notice(
-                user_id=follower_id,
-                article_id=article.id,
-                slug=article.slug,
-                title=article.title,
-                actor_id=author.id,
-                actor_username=author.username,
-            )
-            for follower_id in batch
-        ]
-        created += inbox.insert_notifications(ctx.stores.mongo.db, docs)
-        after = batch[-1]
-    log.info("article %s: %s new notifications", article_id, created)
+    docs = [
+        inbox.new_article_notice(
+            user_id=follower_id,
+            article_id=article.id,
+            slug=article.slug,
+            title=article.title,
+            actor_id=author.id,
+            actor_username=author.username,
+        )
+        for follower_id in follower_ids
+    ]
+    created = inbox.insert_notifications(ctx.stores.mongo.db, docs)
+    log.info("article %s: %s new notifications of %s", article_id, created, len(docs))
     return created
 
 

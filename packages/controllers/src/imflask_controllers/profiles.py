@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
-from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
@@ -63,11 +62,10 @@ def public_profile_by_username(ctx: Context, username: str) -> dict | None:
     return cache.cached(ctx.stores.redis, cache.PROFILE, username, load, ttl=ctx.settings.cache_ttl)
 
 
-def forget_profile(ctx: Context, user_id: int, *usernames: str) -> None:
+def forget_profile(ctx: Context, slugs: list[str], *usernames: str) -> None:
     """Invalidate what the cache holds of a user after a change: their profile (under their
-    old and new names) and their articles, which show it."""
-    with ctx.stores.sql.connection() as conn:
-        slugs = articles_table.slugs_by_author(conn, user_id)
+    old and new names) and their articles (``slugs``, read in the change's transaction),
+    which show it."""
     cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # lists show the author

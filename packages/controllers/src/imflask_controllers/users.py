@@ -14,7 +14,9 @@ from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
 from imflask_core.errors import StoreUnavailable
 from imflask_models.errors import DuplicateKey
+from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import users as users_table
+from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
 from imflask_models.redis import auth_tokens
 
@@ -37,12 +39,15 @@ class AuthenticatedUser:
 def register_user(ctx: Context, *, username: str, email: str, password: str) -> AuthenticatedUser:
     """Create an account; the unique indexes decide who wins a race for a name."""
     password_hash = ctx.passwords.hash(password)
+
+    def write(conn: SqlConnection) -> UserRow | None:  # read back before the commit
+        user_id = users_table.insert_user(
+            conn, username=username, email=normalize_email(email), password_hash=password_hash
+        )
+        return users_table.user_by_id(conn, user_id)
+
     try:
-        with ctx.stores.sql.connection() as conn:
-            user_id = users_table.insert_user(
-                conn, username=username, email=normalize_email(email), password_hash=password_hash
-            )
-            user = users_table.user_by_id(conn, user_id)
+        user = ctx.stores.sql.run_transaction(write)
     except DuplicateKey as error:
         raise Invalid(error.field, TAKEN) from None
     assert user is not None
@@ -118,15 +123,18 @@ def update_user(
             columns["email"] = normalize_email(value)
         else:
             columns[field] = value
+
+    def write(conn: SqlConnection) -> tuple[UserRow | None, list[str]]:
+        users_table.update_user(conn, user.id, columns)
+        return users_table.user_by_id(conn, user.id), articles_table.slugs_by_author(conn, user.id)
+
     try:
-        with ctx.stores.sql.transaction() as conn:
-            users_table.update_user(conn, user.id, columns)
-            updated = users_table.user_by_id(conn, user.id)
+        updated, their_slugs = ctx.stores.sql.run_transaction(write)
     except DuplicateKey as error:
         raise Invalid(error.field, TAKEN) from None
     if updated is None:
         raise NotFound("user")
-    profiles.forget_profile(ctx, user.id, user.username, updated.username)
+    profiles.forget_profile(ctx, their_slugs, user.username, updated.username)
     return _as_authenticated(updated, token)
 
 

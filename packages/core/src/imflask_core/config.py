@@ -83,6 +83,11 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "2,10,60",
         "seconds between a failed job's retries (comma-separated); then RQ's failed registry",
     ),
+    "FLASK_JOB_ABANDONED_AFTER": (
+        "20",
+        "seconds without a heartbeat after which a started job counts as abandoned "
+        "(its worker died) and is run again; workers also check that often",
+    ),
     "FLASK_MYSQL_REPLICA_URI": (
         None,
         "optional read replica for list and feed queries (mysql://...); default: the primary",
@@ -137,6 +142,7 @@ class Settings:
     jobs_inline: bool
     jobs_queue: str
     job_retry_intervals: tuple[int, ...]
+    job_abandoned_after: int
     mysql_replica_uri: str | None
     auto_migrate: bool
     # "strong" uses argon2's recommended parameters; "fast" is for tests only.
@@ -206,6 +212,7 @@ def load_settings(
         jobs_inline=_flag(env.get("FLASK_JOBS_INLINE"), default=name != "production"),
         jobs_queue=_get(env, "FLASK_JOBS_QUEUE"),
         job_retry_intervals=_intervals(env),
+        job_abandoned_after=_number(env, "FLASK_JOB_ABANDONED_AFTER", int),
         mysql_replica_uri=env.get("FLASK_MYSQL_REPLICA_URI") or None,
         auto_migrate=_flag(env.get("FLASK_AUTO_MIGRATE"), default=name == "development"),
         hash_profile="fast" if name == "testing" else "strong",

@@ -40,6 +40,9 @@ STORE_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
 )
 STORE_ERRORS = Counter("imflask_store_errors_total", "Store calls that failed", ["store"])
+STORE_BREAKER_TRIPS = Counter(
+    "imflask_store_breaker_trips_total", "Times a store's breaker opened (per process)", ["store"]
+)
 JOBS = Counter("imflask_jobs_total", "Background jobs run, by outcome", ["job", "outcome"])
 
 

@@ -19,9 +19,13 @@ def worker_context(config_name: str | None = None, **overrides: object) -> Conte
 
 
 def process_context() -> Context:
-    """The context of this worker process, built on first use (stores reconnect per pid)."""
+    """The context of this worker process, built on first use (stores reconnect per pid).
+
+    A job's own follow-up jobs (a fan-out's batches) always go to the queue from
+    here, whatever ``FLASK_JOBS_INLINE`` says: a worker is what empties it.
+    """
     global _context
     with _lock:
         if _context is None:
-            _context = worker_context()
+            _context = worker_context(jobs_inline=False)
         return _context

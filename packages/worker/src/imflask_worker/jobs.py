@@ -60,8 +60,16 @@ def _mark_done(outbox_id: int) -> None:
 
 @job
 def notify_followers(article_id: int) -> int:
-    """Fan a new article out to its author's followers (see ``notifications``)."""
+    """Split a new article's fan-out into batch jobs (see ``notifications``)."""
     return notifications.notify_followers(process_context(), article_id=article_id)
+
+
+@job
+def notify_follower_batch(article_id: int, follower_ids: list[int]) -> int:
+    """Notify one batch of followers (see ``notifications.notify_follower_batch``)."""
+    return notifications.notify_follower_batch(
+        process_context(), article_id=article_id, follower_ids=follower_ids
+    )
 
 
 @job

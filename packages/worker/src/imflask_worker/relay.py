@@ -33,17 +33,3 @@ def run_relay(ctx: Context, stop: threading.Event, *, interval: float = RELAY_IN
         except Exception:  # a relay that dies silently loses every later job
             pause = min(pause * 2, RELAY_MAX_BACKOFF)
             log.exception("outbox relay pass failed; trying again in %.0fs", pause)
-
-
-def start_relay(ctx: Context, *, interval: float = RELAY_INTERVAL) -> threading.Event:
-    """Start the relay in a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_relay,
-        args=(ctx, stop),
-        kwargs={"interval": interval},
-        daemon=True,
-        name="outbox-relay",
-    )
-    thread.start()
-    return stop

@@ -7,6 +7,7 @@ from flask import Blueprint
 from imflask_api.auth.cookies import with_refresh_cookie
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
+from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body
 from imflask_api.schemas import LoginUser, NewUser, UpdateUser
 from imflask_api.security import auth_required, client_ip, current_identity, write_limited
@@ -18,6 +19,7 @@ users = Blueprint("users", __name__)
 
 
 @users.post("/users")
+@idempotent
 def register():
     """Register a new user; also sets a refresh-token cookie."""
     data = parse_body(NewUser, "user")

@@ -6,6 +6,7 @@ from flask import Blueprint, Response
 
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
+from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body, parse_query
 from imflask_api.schemas import ArticleQuery, NewArticle, Page, UpdateArticle
 from imflask_api.security import auth_optional, auth_required, current_user, write_limited
@@ -51,6 +52,7 @@ def get_article(slug: str):
 @articles.post("")
 @auth_required
 @write_limited
+@idempotent
 def create_article():
     """Publish an article."""
     data = parse_body(NewArticle, "article")
@@ -91,6 +93,7 @@ def delete_article(slug: str):
 @articles.post("/<slug>/favorite")
 @auth_required
 @write_limited
+@idempotent
 def favorite(slug: str):
     """Favorite an article."""
     return article_json(article_cases.favorite_article(context(), slug=slug, user=current_user()))

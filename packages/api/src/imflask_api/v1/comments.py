@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from imflask_api.deps import context
+from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body
 from imflask_api.schemas import NewComment
 from imflask_api.security import auth_optional, auth_required, current_user, write_limited
@@ -25,6 +26,7 @@ def list_comments(slug: str):
 @comments.post("")
 @auth_required
 @write_limited
+@idempotent
 def add_comment(slug: str):
     """Comment on an article (200, as the spec says)."""
     data = parse_body(NewComment, "comment")

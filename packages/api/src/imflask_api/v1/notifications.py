@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
+from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_query, parse_raw_body
 from imflask_api.schemas import MarkRead, Page
 from imflask_api.security import auth_required, current_user
@@ -28,6 +29,7 @@ def list_notifications():
 
 @notifications.post("/read")
 @auth_required
+@idempotent
 def mark_read():
     """Mark the given notifications (or all of them) read."""
     data = parse_raw_body(MarkRead) if request.get_data(cache=True).strip() else MarkRead()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
+from typing import Any
 
 from pymongo import IndexModel, MongoClient
 from pymongo.database import Database
 from pymongo.errors import ConnectionFailure
 
+from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import unavailable_on
 
 STORE = "mongo"
@@ -26,8 +29,25 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
     return dict(_INDEXES)
 
 
-# Connection, timeout and server-selection errors become StoreUnavailable("mongo").
-unavailable_on_failure = unavailable_on(STORE, ConnectionFailure)
+# The breaker of each client a MongoStore made, by id (with a weak reference to tell a
+# reused id apart): collection functions get a Database, whose .client leads here.
+_BREAKERS: dict[int, tuple[weakref.ref[MongoClient], CircuitBreaker]] = {}
+
+
+def _breaker_of(target: Any) -> CircuitBreaker:
+    """The breaker of a MongoStore, or of the store a Database came from."""
+    if isinstance(target, MongoStore):
+        return target.breaker
+    client = target.client
+    ref, breaker = _BREAKERS.get(id(client), (None, None))
+    if breaker is None or ref is None or ref() is not client:
+        raise LookupError(f"{target!r} does not come from a MongoStore")
+    return breaker
+
+
+# Connection, timeout and server-selection errors become StoreUnavailable("mongo") and
+# open the breaker.
+unavailable_on_failure = unavailable_on(STORE, ConnectionFailure, breaker_of=_breaker_of)
 
 
 class MongoStore:
@@ -46,6 +66,8 @@ class MongoStore:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._client: MongoClient | None = None
+        # Every use of this Mongo in this process goes through it.
+        self.breaker = CircuitBreaker(STORE, self._probe)
 
     @property
     def client(self) -> MongoClient:
@@ -53,14 +75,22 @@ class MongoStore:
         if self._pid != pid:
             with self._lock:
                 if self._pid != pid:
-                    self._client = MongoClient(self.uri, connect=False, **self._options)
-                    self._pid = pid
+                    client = MongoClient(self.uri, connect=False, **self._options)
+                    key = id(client)
+                    _BREAKERS[key] = (
+                        weakref.ref(client, lambda _, key=key: _BREAKERS.pop(key, None)),
+                        self.breaker,
+                    )
+                    self._client, self._pid = client, pid
         assert self._client is not None
         return self._client
 
     @property
     def db(self) -> Database:
         return self.client[self.db_name]
+
+    def _probe(self) -> None:
+        self.client.admin.command("ping")
 
     @unavailable_on_failure
     def ping(self) -> bool:
@@ -86,6 +116,7 @@ class MongoStore:
             self._pid = None
 
     def close(self) -> None:
+        self.breaker.close()
         with self._lock:
             client, self._client, self._pid = self._client, None, None
         if client is not None:

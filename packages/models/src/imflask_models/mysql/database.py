@@ -16,6 +16,7 @@ import os
 import queue
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ import pymysql.cursors
 from dbutils.pooled_db import PooledDB
 
 from imflask_core.observability import store_call
+from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import DuplicateKey, StoreUnavailable, TransactionConflict
 from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
 
@@ -43,6 +45,7 @@ Params = Mapping[str, Any] | Sequence[Any] | None
 # MySQL errors that roll the transaction back on a healthy server: a deadlock victim
 # (1213) and a lock wait timeout (1205, which pymysql raises as an OperationalError).
 _MYSQL_CONFLICTS = {1205, 1213}
+_CANT_CONNECT = 2003  # CR_CONN_HOST_ERROR: refused, unreachable, or no handshake in time
 # SQLite errors that mean "the store is busy or gone", not "the query is wrong".
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
 
@@ -56,9 +59,10 @@ class Result:
 class SqlConnection:
     """A borrowed connection; queries are written in MySQL's ``%(name)s`` style."""
 
-    def __init__(self, raw: Any, dialect: Dialect):
+    def __init__(self, raw: Any, dialect: Dialect, breaker: CircuitBreaker):
         self._raw = raw
         self.dialect = dialect
+        self._breaker = breaker
 
     def one(self, query: str, params: Params = None) -> dict[str, Any] | None:
         rows = self._rows(self._run(query, params), one=True)
@@ -96,7 +100,9 @@ class SqlConnection:
             # instead of replaying it on a new connection outside the transaction.
             try:
                 self._raw.begin()
-            except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+            except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+                if _timed_out(error):
+                    raise  # a hung server: one deadline is all a request waits
                 # The server closed the pooled connection; DBUtils' rollback()
                 # reopens a connection it cannot roll back on. Then try once more.
                 with contextlib.suppress(pymysql.err.OperationalError, pymysql.err.InterfaceError):
@@ -104,12 +110,26 @@ class SqlConnection:
                 self._raw.begin()
 
     def commit(self) -> None:
+        if not self._breaker.allows():
+            self._abandon()  # then StoreUnavailable below: not committed, not applied
         with self._translated_errors(), store_call(STORE):
             self._raw.commit()
 
     def rollback(self) -> None:
+        if not self._breaker.allows():
+            self._abandon()
+            return
         with self._translated_errors(), store_call(STORE):
             self._raw.rollback()
+
+    def _abandon(self) -> None:
+        """End the transaction without waiting for a server that is failing: closing the
+        connection rolls it back (DBUtils opens a new one on next use)."""
+        with contextlib.suppress(Exception):
+            if self.dialect is SQLITE:
+                self._raw.rollback()  # a local file: nothing to wait for
+            else:
+                self._raw.dbapi_connection.close()
 
     def refresh_statistics(self, tables: list[str]) -> None:
         """Let the query planner see a bulk load's new row counts."""
@@ -134,6 +154,7 @@ class SqlConnection:
 
     @contextmanager
     def _translated_errors(self) -> Iterator[None]:
+        self._breaker.check()  # once open, even a request already under way fails at once
         try:
             yield
         except (pymysql.err.IntegrityError, sqlite3.IntegrityError) as error:
@@ -144,11 +165,64 @@ class SqlConnection:
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
             if error.args and error.args[0] in _MYSQL_CONFLICTS:
                 raise TransactionConflict(str(error)) from error
+            if _server_down(error):
+                self._breaker.failed(error)
             raise StoreUnavailable(STORE, str(error)) from error
         except sqlite3.OperationalError as error:
             if any(text in str(error) for text in _SQLITE_UNAVAILABLE):
+                self._breaker.failed(error)
                 raise StoreUnavailable(STORE, str(error)) from error
             raise
+
+
+def _server_down(error: BaseException) -> bool:
+    """A deadline passed, or no connection could be made: what opens the breaker.
+
+    A connection lost without a deadline (the server restarted, or closed this
+    one connection) fails only its own call; the next borrow reconnects, and
+    that connect fails at once if the server is really down.
+    """
+    return _timed_out(error) or bool(error.args and error.args[0] == _CANT_CONNECT)
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """Did this error (or one it was raised in handling) come from a socket deadline?
+
+    pymysql raises its OperationalError while handling the socket's TimeoutError.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, TimeoutError):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class _Connector:
+    """pymysql as DBUtils' creator, except that it never reconnects for a call that
+    just waited out a deadline, nor while the breaker is open.
+
+    DBUtils reopens a connection whenever a statement, commit or rollback fails
+    on it, and runs the statement once more: right for a connection the server
+    closed (a restart), but against a hung server it doubles the wait. DBUtils
+    calls ``connect`` while handling the original error, so ``sys.exception()``
+    says which case this is.
+    """
+
+    dbapi = pymysql
+    threadsafety = pymysql.threadsafety
+
+    def __init__(self, breaker: CircuitBreaker):
+        self._breaker = breaker
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        handling = sys.exception()
+        if isinstance(handling, pymysql.err.Error) and _timed_out(handling):
+            raise pymysql.err.OperationalError(2013, "not reconnecting to a server that timed out")
+        if not self._breaker.allows():
+            raise pymysql.err.OperationalError(2003, "not connecting while the breaker is open")
+        return pymysql.connect(*args, **kwargs)
 
 
 class SqlDatabase:
@@ -166,13 +240,15 @@ class SqlDatabase:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._pool: Any = None
+        # Every use of this database in this process goes through it (a replica has its own).
+        self.breaker = CircuitBreaker(STORE, self.ping)
 
     @contextmanager
     def connection(self) -> Iterator[SqlConnection]:
         """Borrow a connection in autocommit mode; it is returned when the block ends."""
         raw = self._borrow()
         try:
-            yield SqlConnection(raw, self.dialect)
+            yield SqlConnection(raw, self.dialect, self.breaker)
         finally:
             self._give_back(raw)
 
@@ -221,6 +297,7 @@ class SqlDatabase:
             self._pid = None
 
     def close(self) -> None:
+        self.breaker.close()
         with self._lock:
             pool, self._pool, self._pid = self._pool, None, None
         if pool is None:
@@ -248,7 +325,7 @@ class SqlDatabase:
             return queue.SimpleQueue()
         t = self.target
         return PooledDB(
-            creator=pymysql,
+            creator=_Connector(self.breaker),
             mincached=0,  # connect lazily: starting the app never waits for MySQL
             maxcached=self._pool_size,
             maxconnections=0,  # never block waiting for a free connection
@@ -273,6 +350,7 @@ class SqlDatabase:
         )
 
     def _borrow(self) -> Any:
+        self.breaker.check()
         pool = self._pool_of_this_process()
         if self.dialect is SQLITE:
             try:
@@ -282,6 +360,8 @@ class SqlDatabase:
         try:
             return pool.connection()
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            if _server_down(error):
+                self.breaker.failed(error)
             raise StoreUnavailable(STORE, str(error)) from error
 
     def _give_back(self, raw: Any) -> None:
@@ -302,6 +382,7 @@ class SqlDatabase:
                 check_same_thread=False,  # pooled: one thread at a time, not always the same
             )
         except sqlite3.OperationalError as error:
+            self.breaker.failed(error)
             raise StoreUnavailable(STORE, str(error)) from error
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("PRAGMA journal_mode = WAL")

@@ -36,6 +36,7 @@ UPDATE idempotency_keys SET status = %(status)s, response = %(response)s
 WHERE scope = %(scope)s AND status IS NULL
 """
 DELETE_CLAIM = "DELETE FROM idempotency_keys WHERE scope = %(scope)s AND status IS NULL"
+DELETE_ROW = "DELETE FROM idempotency_keys WHERE scope = %(scope)s AND created_at = %(created_at)s"
 DELETE_OLD = "DELETE FROM idempotency_keys WHERE created_at < %(before)s"
 
 
@@ -58,6 +59,11 @@ def store_answer(conn: SqlConnection, *, scope: str, status: int, response: str)
 def release(conn: SqlConnection, *, scope: str) -> None:
     """Drop a claim that got no answer (the request failed before writing anything)."""
     conn.execute(DELETE_CLAIM, {"scope": scope})
+
+
+def forget(conn: SqlConnection, *, scope: str, created_at: datetime) -> None:
+    """Drop the row of ``scope`` seen with ``created_at`` (not a newer claim of it)."""
+    conn.execute(DELETE_ROW, {"scope": scope, "created_at": created_at})
 
 
 def delete_before(conn: SqlConnection, before: datetime) -> int:

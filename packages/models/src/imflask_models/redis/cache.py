@@ -7,6 +7,19 @@ if its generation is the current one. A reader that raced a writer can only
 store what it read under the old generation, which the next reader refuses,
 so a read after a write never sees the old value. If Redis does not answer,
 reads go to the loader and nothing fails.
+
+An invalidation that could not be made (Redis failed, or this process's
+breaker was open and skipped it) must not leave the old value readable once
+Redis answers again, in this process or any other. So every value also
+carries the cache epoch it was stored under, read in the same MGET, and the
+only way out of an open Redis breaker is its probe, which bumps the epoch
+(``RedisStore.bump_cache_epoch``): everything cached before is refused from
+then on. The probe runs in the background every ``CircuitBreaker.retry_every``
+seconds, so other instances, which never saw the failure, may serve an old
+value only between Redis answering again and that probe (for a paused Redis,
+the probe already waiting is answered first; at most ``retry_every`` after a
+restart). A process that dies while its breaker is open leaves its skipped
+invalidations to the TTL.
 """
 
 from __future__ import annotations
@@ -59,34 +72,40 @@ def cached(
     ttl: int,
 ) -> Any:
     """The cached value, or ``load()``'s (stored unless it is None)."""
-    if not store.available():
+    if not store.breaker.allows():
         return load()
     key = family.value_key(store, ident)
     try:
         with store_call(STORE):
-            generation, raw = store.client.mget(family.generation_key(store, ident), key)
+            epoch, generation, raw = store.client.mget(
+                store.cache_epoch_key(), family.generation_key(store, ident), key
+            )
     except RedisError as error:
-        store.mark_down(error)
+        store.breaker.failed(error)
         return load()
-    generation = int(generation or 0)
+    epoch, generation = int(epoch or 0), int(generation or 0)
     if raw is not None:
         entry = json.loads(raw)
-        if entry["g"] == generation:
+        if entry.get("e") == epoch and entry["g"] == generation:
             return entry["v"]
     value = load()
     if value is not None:
         try:
-            entry = json.dumps({"g": generation, "v": value}, separators=(",", ":"))
+            entry = json.dumps({"e": epoch, "g": generation, "v": value}, separators=(",", ":"))
             with store_call(STORE):
                 store.client.set(key, entry, ex=ttl)
         except RedisError as error:
-            store.mark_down(error)
+            store.breaker.failed(error)
     return value
 
 
 def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> None:
-    """Make every cached value of these ids stale; call after the commit."""
-    if not idents or not store.available():
+    """Make every cached value of these ids stale; call after the commit.
+
+    Skipped while the breaker is open, and any error opens it: either way the
+    probe's epoch bump stands in for this before the cache is used again.
+    """
+    if not idents or not store.breaker.allows():
         return
     try:
         pipe = store.client.pipeline(transaction=False)
@@ -95,5 +114,5 @@ def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> No
             pipe.expire(key, GENERATION_TTL)
         with store_call(STORE):
             pipe.execute()
-    except RedisError as error:
-        store.mark_down(error)
+    except RedisError as error:  # any: even an error reply leaves the old value readable
+        store.breaker.failed(error)

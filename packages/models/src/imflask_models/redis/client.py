@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-import time
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import unavailable_on
 
 STORE = "redis"
-log = logging.getLogger(__name__)
 
 
-# Connection, timeout and server-selection errors become StoreUnavailable("redis").
-unavailable_on_failure = unavailable_on(STORE, RedisConnectionError, RedisTimeoutError)
+# Connection and timeout errors become StoreUnavailable("redis") and open the breaker.
+unavailable_on_failure = unavailable_on(
+    STORE, RedisConnectionError, RedisTimeoutError, breaker_of=lambda store: store.breaker
+)
 
 
 class RedisStore:
@@ -37,7 +37,9 @@ class RedisStore:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._client: redis.Redis | None = None
-        self._down_until = 0.0
+        # Every use of this Redis in this process goes through it: the cache, rate
+        # limits, tokens, the job queue. Its probe is the cache epoch bump (cache.py).
+        self.breaker = CircuitBreaker(STORE, self.bump_cache_epoch)
         self._queue_pid: int | None = None
         self._queue_client: redis.Redis | None = None
 
@@ -51,18 +53,6 @@ class RedisStore:
                     self._pid = pid
         assert self._client is not None
         return self._client
-
-    # Optional uses of Redis (the cache, rate limits) skip it for a few seconds after
-    # a failure instead of paying a timeout on every request of an outage.
-    BREAK_SECONDS = 5.0
-
-    def available(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def mark_down(self, error: Exception) -> None:
-        if self.available():
-            log.warning("redis unavailable, skipping it for %.0fs: %s", self.BREAK_SECONDS, error)
-        self._down_until = time.monotonic() + self.BREAK_SECONDS
 
     @property
     def queue_client(self) -> redis.Redis:
@@ -81,6 +71,19 @@ class RedisStore:
     def key(self, *parts: str | int) -> str:
         """``<prefix>part:part``: the only way a key name is made (see ``keys.py``)."""
         return self.key_prefix + ":".join(str(part) for part in parts)
+
+    def cache_epoch_key(self) -> str:
+        """The cache's epoch, which every cached value must match (see ``cache.py``)."""
+        return self.key("cache-epoch")
+
+    def bump_cache_epoch(self) -> None:
+        """Make every value cached so far unreadable, by every process and instance.
+
+        The breaker's probe: a process that saw Redis fail may have skipped
+        invalidations, so the first thing it does when Redis answers again is this,
+        and it trusts nothing cached before that.
+        """
+        self.client.incr(self.cache_epoch_key())
 
     @unavailable_on_failure
     def ping(self) -> bool:
@@ -107,6 +110,7 @@ class RedisStore:
             self._pid = self._queue_pid = None
 
     def close(self) -> None:
+        self.breaker.close()
         with self._lock:
             clients = [self._client, self._queue_client]
             self._client = self._queue_client = self._pid = self._queue_pid = None

@@ -21,10 +21,10 @@ class Verdict:
 def hit(store: RedisStore, scope: str, ident: str, *, limit: int, window: int) -> Verdict:
     """Count one request of ``ident`` in ``scope``; over ``limit`` per ``window`` s is refused.
 
-    If Redis does not answer the request is allowed: a limiter outage must not
-    take the API down with it.
+    If Redis does not answer (or its breaker is open) the request is allowed: a
+    limiter outage must not take the API down with it.
     """
-    if not store.available():
+    if not store.breaker.allows():
         return Verdict(True, 0)
     now = time.time()
     window_start = int(now // window) * window
@@ -36,7 +36,7 @@ def hit(store: RedisStore, scope: str, ident: str, *, limit: int, window: int) -
         with store_call(STORE):
             count, _ = pipe.execute()
     except RedisError as error:
-        store.mark_down(error)
+        store.breaker.failed(error)
         return Verdict(True, 0)
     if count <= limit:
         return Verdict(True, 0)
