@@ -513,14 +513,47 @@ def test_publishes_while_redis_is_down_answer_201_and_their_jobs_run_once_it_is_
 
 # 4. A connection lost right after the commit ----------------------------------------
 
-# write -> (module attribute that marks the request's write, whether it runs in a
-# transaction whose commit the fault follows, or alone in autocommit mode)
+# write -> the module attribute that marks the request's write. The fault follows the
+# commit of the transaction that ran it, or the statement itself in autocommit mode.
 WRITES = {
-    "create": ("articles", "insert_article", "commit"),
-    "favorite": ("favorites", "favorite", "commit"),
-    "update": ("articles", "update_article", "commit"),
-    "register": ("users", "insert_user", "statement"),
+    "create": ("articles", "insert_article"),
+    "favorite": ("favorites", "favorite"),
+    "update": ("articles", "update_article"),
+    "register": ("users", "insert_user"),
 }
+
+
+def lose_mariadb_after_the_commit_of(monkeypatch, module, name: str, lose: Callable) -> None:
+    """Call ``lose()`` right after the commit of the write that runs ``module.name``."""
+    from imflask_models.mysql.database import SqlConnection
+
+    armed: dict[int, bool] = {}
+    original_marker = getattr(module, name)
+
+    def marked(conn, *args, **kwargs):
+        result = original_marker(conn, *args, **kwargs)
+        if getattr(conn._raw, "_transaction", False):
+            armed[threading.get_ident()] = True  # the fault follows the COMMIT
+        else:
+            lose()  # autocommit: the statement was the commit
+        return result
+
+    original_commit = SqlConnection.commit
+
+    def commit_then_lose(self):
+        original_commit(self)
+        if armed.pop(threading.get_ident(), False):
+            lose()
+
+    monkeypatch.setattr(module, name, marked)
+    monkeypatch.setattr(SqlConnection, "commit", commit_then_lose)
+
+
+def wait_ready(base_url: str, seconds: float = 10.0) -> float:
+    """Seconds until /readyz answers 200 (the breakers closed); fails after ``seconds``."""
+    took = wait_until(lambda: http(base_url, "GET", "/readyz", timeout=2).status == 200, seconds)
+    assert took is not None, f"not ready {seconds} s after the store came back"
+    return took
 
 
 @pytest.mark.parametrize("fault", ["kill", "pause"])
@@ -529,7 +562,6 @@ def test_a_write_whose_connection_is_lost_right_after_the_commit_answers_success
     fault_app, serve, mariadb_server, monkeypatch, write, fault
 ):
     from imflask_models.mysql import articles, favorites, users
-    from imflask_models.mysql.database import SqlConnection
 
     app = fault_app()
     base_url = serve(app)
@@ -540,9 +572,8 @@ def test_a_write_whose_connection_is_lost_right_after_the_commit_answers_success
         slug = first.body["article"]["slug"]
 
     # The write commits, then MariaDB goes away before anything else of the request runs.
-    module_name, marker_name, after = WRITES[write]
+    module_name, marker_name = WRITES[write]
     module = {"articles": articles, "favorites": favorites, "users": users}[module_name]
-    armed: dict[int, bool] = {}
     faulted: list[float] = []
 
     def lose_mariadb() -> None:
@@ -553,25 +584,7 @@ def test_a_write_whose_connection_is_lost_right_after_the_commit_answers_success
             else:
                 mariadb_server.pause()
 
-    original_marker = getattr(module, marker_name)
-
-    def marked(*args, **kwargs):
-        result = original_marker(*args, **kwargs)
-        if after == "statement":  # autocommit: the statement was the commit
-            lose_mariadb()
-        else:
-            armed[threading.get_ident()] = True
-        return result
-
-    original_commit = SqlConnection.commit
-
-    def commit_then_lose_mariadb(self):
-        original_commit(self)
-        if armed.pop(threading.get_ident(), False):
-            lose_mariadb()
-
-    monkeypatch.setattr(module, marker_name, marked)
-    monkeypatch.setattr(SqlConnection, "commit", commit_then_lose_mariadb)
+    lose_mariadb_after_the_commit_of(monkeypatch, module, marker_name, lose_mariadb)
 
     if write == "create":
         answer = publish(base_url, jake, "After the commit", ["gamma", "alpha"])
@@ -593,7 +606,12 @@ def test_a_write_whose_connection_is_lost_right_after_the_commit_answers_success
         mariadb_server.restart()
     else:
         mariadb_server.resume()
-    report(f"{write} with MariaDB lost ({fault}) after its commit", answered_in=answer.elapsed)
+    ready_after = wait_ready(base_url)
+    report(
+        f"{write} with MariaDB lost ({fault}) after its commit",
+        answered_in=answer.elapsed,
+        ready_after_mariadb_back=ready_after,
+    )
 
     expected_status = 201 if write in ("create", "register") else 200
     assert answer.status == expected_status, (answer.status, answer.body, answer.elapsed)
@@ -663,13 +681,20 @@ def test_a_signup_whose_insert_lost_its_answer_is_not_refused_as_taken(
     monkeypatch.undo()
 
     assert lost, "the fault never fired"
+    # Whether the account was written (201) or the app cannot tell (503, retry later),
+    # "taken" is false: nobody else has that name.
+    assert answer.status in (201, 503), (answer.status, answer.body)
     with mariadb_server.connect() as conn, conn.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM users WHERE username = 'finn'")
-        assert cursor.fetchone() == (1,)
-    # Whether the app can tell (201) or not (503, retry later), "taken" is false.
-    assert answer.status in (201, 503), (answer.status, answer.body)
-    if answer.status == 503:
+        (accounts,) = cursor.fetchone()
+    if answer.status == 201:
+        assert accounts == 1
+    else:
         assert answer.headers.get("Retry-After")
+        wait_ready(base_url)
+        retried = sign_up_outcome(base_url, "finn")
+        # written after all (in autocommit) -> the retry is refused, else it signs up
+        assert (accounts, retried.status) == (0, 201), (accounts, retried.status, retried.body)
 
 
 def test_a_create_retried_with_its_idempotency_key_after_a_lost_commit_answer_writes_once(
@@ -708,6 +733,7 @@ def test_a_create_retried_with_its_idempotency_key_after_a_lost_commit_answer_wr
     first = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
     monkeypatch.undo()
     assert lost, "the fault never fired"
+    wait_ready(base_url)
     retried = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
     again = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
 
@@ -739,3 +765,43 @@ def test_a_create_sent_twice_with_one_idempotency_key_is_written_once(
     # a twin still running may be told to retry (409 or 503 with Retry-After), never a copy
     assert all(o.status in (201, 409, 503) for o in outcomes), summary(outcomes)
     assert len(articles_with_tags(mariadb_server)["Sent twice"]) == 1
+
+
+def test_a_create_with_an_idempotency_key_that_lost_mariadb_after_its_commit_replays(
+    fault_app, serve, mariadb_server, monkeypatch
+):
+    """The create commits, then MariaDB is killed: the answer is 201 but could not be
+    stored with the key. A retry with the key (the client did not hear the 201) must
+    get that article, not a 409 for a minute and then a second copy."""
+    from datetime import timedelta
+
+    from imflask_controllers import idempotency
+    from imflask_models.mysql import articles
+
+    base_url = serve(fault_app())
+    jake = sign_up(base_url, "jake")
+    lose_mariadb_after_the_commit_of(
+        monkeypatch, articles, "insert_article", lambda: mariadb_server.kill()
+    )
+    key = {**jake.headers, "Idempotency-Key": "5d2e-after-commit"}
+    article = {"title": "Answered once", "description": "d", "body": "b", "tagList": ["one"]}
+
+    first = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
+    monkeypatch.undo()
+    mariadb_server.restart()
+    wait_ready(base_url)
+    # the in-flight lease is 60 s; 1 s here, so that what comes after it shows quickly
+    monkeypatch.setattr(idempotency, "IN_FLIGHT_LEASE", timedelta(seconds=1))
+    retried = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
+    time.sleep(1.2)
+    after_lease = http(base_url, "POST", "/api/articles", headers=key, json={"article": article})
+
+    assert first.status == 201, first
+    copies = len(articles_with_tags(mariadb_server)["Answered once"])
+    assert (retried.status, after_lease.status, copies) == (201, 201, 1), (
+        retried.status,
+        retried.body,
+        after_lease.status,
+        copies,
+    )
+    assert retried.body == after_lease.body == first.body
