@@ -27,6 +27,7 @@ HOST = "127.0.0.1"
 LOG_NAME = "server.log"
 STOP_GRACE_SECONDS = 10.0
 PORT_ATTEMPTS = 3
+PAUSE_SETTLE_SECONDS = 2.0
 
 # pid -> process, and the temporary folders made here: for the atexit safety net.
 _LIVE: dict[int, subprocess.Popen] = {}
@@ -190,9 +191,15 @@ class ServerProcess:
         self._forget(process)
 
     def pause(self) -> None:
-        """SIGSTOP: the port still accepts connections (the kernel queues them), nothing answers."""
-        self._signal(self._require_running(), signal.SIGSTOP)
+        """SIGSTOP: the port still accepts connections (the kernel queues them), nothing answers.
+
+        Returns once every thread of the process is stopped: the signal is delivered
+        asynchronously, and a thread woken by a request could otherwise still answer it.
+        """
+        process = self._require_running()
+        self._signal(process, signal.SIGSTOP)
         self.paused_now = True
+        _wait_stopped(process.pid, PAUSE_SETTLE_SECONDS)
 
     def resume(self) -> None:
         """SIGCONT after :meth:`pause`."""
@@ -319,6 +326,23 @@ class Program(ServerProcess):
                 raise RuntimeError("not ready yet")
         elif self._listens:
             socket.create_connection((self.host, self.port), timeout=0.5).close()
+
+
+def _wait_stopped(pid: int, seconds: float) -> None:
+    """Wait (at most ``seconds``) until every thread of ``pid`` is stopped (state T)."""
+    deadline = time.monotonic() + seconds
+    tasks = Path(f"/proc/{pid}/task")
+    while time.monotonic() < deadline:
+        try:
+            states = [
+                (task / "stat").read_text().rpartition(")")[2].split()[0]
+                for task in tasks.iterdir()
+            ]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return  # gone, or no /proc: nothing to wait for
+        if all(state in ("T", "t", "Z", "X") for state in states):
+            return
+        time.sleep(0.002)
 
 
 # The safety net ---------------------------------------------------------------------
