@@ -28,8 +28,9 @@ import redis
 from imflask_core import embedded
 from imflask_models.redis import jobs
 
-# The fault suite's fixtures: server processes on free ports, fault_app, serve.
-pytest_plugins = ["testkit.fixtures"]
+# The fault suite's fixtures (server processes on free ports, fault_app, serve) and the
+# topology suite's (one imflask-cluster per session: cluster, healthy_cluster).
+pytest_plugins = ["testkit.fixtures", "testkit.cluster"]
 
 RUN_ID = uuid.uuid4().hex[:10]
 

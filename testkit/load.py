@@ -56,8 +56,13 @@ def http(
     json: Any = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    source: str | None = None,
 ) -> Outcome:
-    """One HTTP request on a new connection; connection errors and timeouts become ``error``."""
+    """One HTTP request on a new connection; connection errors and timeouts become ``error``.
+
+    ``source`` binds the client socket to that local address (e.g. ``127.0.0.2``), so a
+    test can be several clients as a proxy in front of the app sees them.
+    """
     parts = urlsplit(base_url)
     sent_headers = {"Accept": "application/json", **(headers or {})}
     payload = None
@@ -65,7 +70,10 @@ def http(
         payload = jsonlib.dumps(json).encode()
         sent_headers.setdefault("Content-Type", "application/json")
     started = time.monotonic()
-    conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    source_address = (source, 0) if source else None
+    conn = HTTPConnection(
+        parts.hostname, parts.port, timeout=timeout, source_address=source_address
+    )
     try:
         conn.request(method, parts.path.rstrip("/") + path, body=payload, headers=sent_headers)
         response = conn.getresponse()

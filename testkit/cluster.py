@@ -1,0 +1,129 @@
+"""pytest plugin of the topology suite: one ``imflask-cluster`` per test session.
+
+Loaded by the root ``conftest.py``, so a test of any package marked
+``topology`` can ask for ``cluster`` (started on first use, ``down`` at the end
+of the session even when a test failed) or ``healthy_cluster`` (the same, with
+every node that a previous test left down started again first). The cluster is
+driven as a user would drive it: ``imflask-cluster up`` and ``down`` run as
+commands; kills and starts in between go through :class:`imflask_cluster.Cluster`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from imflask_cluster import Cluster
+from testkit.load import Outcome, http
+
+UP_TIMEOUT = 240  # seconds; ~15 s on a quiet 2-core machine
+DOWN_TIMEOUT = 120
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test users only
+
+# Every client of the suite gets its own loopback address (127.x.y.z): production's
+# rate limits (10 sign-ups or logins a minute per address) then never throttle the suite,
+# and a test can tell clients apart the way HAProxy does. Random second octet: two
+# sessions within a minute do not share counters.
+_ADDRESSES = (
+    f"127.{second}.{third}.{fourth}"
+    for second in itertools.count(random.randrange(1, 200))
+    for third in range(256)
+    for fourth in range(2, 255)
+)
+
+
+def client_address() -> str:
+    """A loopback address no other client of this session has used."""
+    return next(_ADDRESSES)
+
+
+def cluster_command(*args: str | Path, timeout: float) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "imflask-cluster"
+    return subprocess.run(
+        [str(script), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The session's cluster: HAProxy, 3 gunicorn instances (2 workers each), a MariaDB
+    primary and replica, Redis master, replica and 3 sentinels, SecantusDB, 2 workers.
+
+    ``cluster.url`` is the front door, ``cluster.environment`` the ``FLASK_*``
+    variables, ``cluster.node("app1").port`` one instance; ``cluster.state["up_seconds"]``
+    and ``cluster.up_output`` (what ``up`` printed) are kept for the tests.
+    """
+    folder = tmp_path_factory.mktemp("cluster")
+    try:
+        began = time.monotonic()
+        done = cluster_command("up", folder, timeout=UP_TIMEOUT)
+        if done.returncode != 0:
+            pytest.fail(f"imflask-cluster up failed ({done.returncode}):\n{done.stderr}")
+        cluster = Cluster.open(folder)
+        cluster.up_output = done.stdout  # type: ignore[attr-defined]
+        cluster.up_wall_seconds = time.monotonic() - began  # type: ignore[attr-defined]
+        yield cluster
+    finally:
+        if (folder / "state.json").exists():
+            done = cluster_command("down", folder, timeout=DOWN_TIMEOUT)
+            if done.returncode != 0:  # still end every process, then say so
+                Cluster.open(folder).down()
+                pytest.fail(f"imflask-cluster down failed:\n{done.stderr}")
+
+
+@pytest.fixture
+def healthy_cluster(cluster: Cluster) -> Cluster:
+    """The session's cluster with every node running and every instance in rotation."""
+    cluster.reload()
+    for node in cluster.nodes.values():
+        if not node.alive:
+            cluster.start(node.name)
+    cluster.wait_in_rotation([n.name for n in cluster.of_kind("app")], timeout=30)
+    return cluster
+
+
+# Conduit through the cluster ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-up user and the loopback address it calls from."""
+
+    username: str
+    token: str
+    address: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+    def call(self, base_url: str, method: str, path: str, json=None, timeout=10.0) -> Outcome:
+        return http(base_url, method, path, json=json, headers=self.headers, timeout=timeout,
+                    source=self.address)  # fmt: skip
+
+
+_names = itertools.count(1)
+
+
+def sign_up(base_url: str, prefix: str = "user") -> User:
+    """A new user, signed up through ``base_url`` from a loopback address of its own."""
+    address = client_address()
+    username = f"{prefix}{next(_names)}x{random.randrange(10**6)}"
+    user = {"username": username, "email": f"{username}@example.org", "password": PASSWORD}
+    answer = http(base_url, "POST", "/api/users", json={"user": user}, source=address)
+    assert answer.status == 201, answer
+    return User(username, answer.body["user"]["token"], address)
+
+
+def publish(base_url: str, author: User, title: str, timeout: float = 10.0) -> Outcome:
+    article = {"article": {"title": title, "description": "d", "body": f"body of {title}"}}
+    return author.call(base_url, "POST", "/api/articles", json=article, timeout=timeout)
