@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from imflask_core.config import SentinelTarget
+from testkit.sentinel import SentinelSet
 from testkit.servers import MariaDbServer, MongoServer, RedisServer, ServerProcess
 
 # Names the apps of one test share, as instances of one deployment would.
@@ -52,6 +54,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
     """A fresh started SecantusDB daemon on a free port; killed at teardown."""
     yield from _started(MongoServer(data_dir=tmp_path_factory.mktemp("mongo")))
+
+
+@pytest.fixture
+def sentinel_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A Redis master, a replica and three sentinels (quorum 2), started and known to
+    each other; every process killed at teardown. ``fault_app(redis_url=sentinel_set.url)``."""
+    redis_set = SentinelSet.create(tmp_path_factory.mktemp("sentinel-set"))
+    try:
+        yield redis_set.start()
+    finally:
+        redis_set.kill()
 
 
 @pytest.fixture
@@ -115,11 +128,24 @@ def worker_environment(app) -> dict[str, str]:
         "FLASK_MYSQL_URI": settings.mysql_uri,
         "FLASK_MONGO_URI": settings.mongo_uri,
         "FLASK_MONGO_DB_NAME": settings.mongo_db_name,
-        "FLASK_REDIS_URL": settings.redis_url,
+        **_redis_environment(settings.redis_url),
         "FLASK_REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "FLASK_JOBS_QUEUE": settings.jobs_queue,
         "FLASK_STORE_CONNECT_TIMEOUT": str(settings.store_connect_timeout),
         "FLASK_STORE_READ_TIMEOUT": str(settings.store_read_timeout),
+    }
+
+
+def _redis_environment(url: str) -> dict[str, str]:
+    """A Sentinel target as the variables a user sets (FLASK_REDIS_SENTINELS...)."""
+    target = SentinelTarget.from_url(url)
+    if target is None:
+        return {"FLASK_REDIS_URL": url}
+    return {
+        "FLASK_REDIS_SENTINELS": ",".join(f"{host}:{port}" for host, port in target.sentinels),
+        "FLASK_REDIS_SENTINEL_MASTER": target.service,
+        "FLASK_REDIS_DB": str(target.db),
+        **({"FLASK_REDIS_PW": target.password} if target.password else {}),
     }
 
 

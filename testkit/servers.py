@@ -40,6 +40,7 @@ __all__ = [
     "MongoServer",
     "Program",
     "RedisServer",
+    "SentinelServer",
     "ServerProcess",
     "ServerStartError",
     "free_port",
@@ -198,7 +199,11 @@ def redis_server_binary() -> str:
 
 
 class RedisServer(ServerProcess):
-    """``redis-server`` without persistence by default: a kill loses every key."""
+    """``redis-server`` without persistence by default: a kill loses every key.
+
+    ``replica_of=`` another ``RedisServer`` starts it as that server's replica
+    (``--replicaof``); it is ready once its link to the master is up.
+    """
 
     name = "redis"
 
@@ -209,9 +214,13 @@ class RedisServer(ServerProcess):
         data_dir: str | os.PathLike[str] | None = None,
         args: Sequence[str] = (),
         persistence: bool = False,
+        replica_of: RedisServer | None = None,
     ):
         super().__init__(port=port, data_dir=data_dir, args=args)
         self.persistence = persistence
+        self.replica_of = replica_of
+        # Only its first start waits for the link: after a failover its first master is gone.
+        self._linked = False
 
     @property
     def url(self) -> str:
@@ -237,6 +246,11 @@ class RedisServer(ServerProcess):
             "--save", "",
             "--appendonly", "yes" if self.persistence else "no",
             "--daemonize", "no",
+            *(
+                ["--replicaof", self.replica_of.host, str(self.replica_of.port)]
+                if self.replica_of is not None
+                else []
+            ),
             *self.args,
         ]  # fmt: skip
 
@@ -244,8 +258,100 @@ class RedisServer(ServerProcess):
         client = self.client(socket_connect_timeout=1, socket_timeout=1)
         try:
             client.ping()
+            if self.replica_of is not None and not self._linked:
+                if client.info("replication").get("master_link_status") != "up":
+                    raise ServerStartError("the replica's link to its master is not up yet")
+                self._linked = True
         finally:
             client.close()
+
+    def role(self) -> str:
+        """``master`` or ``slave``, as the server says now."""
+        return self.client().info("replication")["role"]
+
+
+class SentinelServer(ServerProcess):
+    """``redis-server --sentinel`` monitoring ``master`` under the service name ``service``.
+
+    Its config file (Sentinel rewrites it as it learns the topology) lives in
+    its data folder. Short ``down_after_ms`` and ``failover_timeout`` make a
+    failover take a few seconds instead of Redis' default minute and more.
+    Ready when it answers; :meth:`knows` says whether it has seen the other
+    sentinels and replicas (a failover needs a quorum that knows each other).
+    """
+
+    name = "sentinel"
+
+    def __init__(
+        self,
+        *,
+        master: RedisServer,
+        service: str = "imflask",
+        quorum: int = 2,
+        down_after_ms: int = 1000,
+        failover_timeout: int = 3000,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        args: Sequence[str] = (),
+    ):
+        super().__init__(port=port, data_dir=data_dir, args=args)
+        self.master = master
+        self.service = service
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.failover_timeout = failover_timeout
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "sentinel.conf"
+
+    def prepare(self) -> None:
+        # Written once: a restarted sentinel keeps what it learnt (the current master).
+        name = self.service
+        self.config_path.write_text(
+            f"port {self.port}\n"
+            f"bind {self.host}\n"
+            f"dir {self.data_dir}\n"
+            f"sentinel monitor {name} {self.master.host} {self.master.port} {self.quorum}\n"
+            f"sentinel down-after-milliseconds {name} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {name} {self.failover_timeout}\n"
+            f"sentinel parallel-syncs {name} 1\n"
+        )
+
+    def command(self) -> list[str]:
+        return [redis_server_binary(), str(self.config_path), "--sentinel", *self.args]
+
+    def client(self, **options) -> redis.Redis:
+        options = {
+            "socket_connect_timeout": 1,
+            "socket_timeout": 2,
+            "retry": Retry(NoBackoff(), 0),
+            "decode_responses": True,
+            **options,
+        }
+        return redis.Redis(host=self.host, port=self.port, **options)
+
+    def ping(self) -> None:
+        client = self.client(socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+
+    def master_address(self) -> tuple[str, int]:
+        """The master of ``service`` as this sentinel sees it now."""
+        host, port = self.client().sentinel_get_master_addr_by_name(self.service)
+        return host, int(port)
+
+    def knows(self, *, sentinels: int, replicas: int) -> bool:
+        """Has it seen ``sentinels`` other sentinels and ``replicas`` replicas up?"""
+        state = self.client().sentinel_master(self.service)
+        return (
+            int(state["num-other-sentinels"]) >= sentinels
+            and int(state["num-slaves"]) >= replicas
+            and not state.get("is_sdown")
+            and not state.get("is_odown")
+        )
 
 
 # MongoDB-wire (SecantusDB) ----------------------------------------------------------

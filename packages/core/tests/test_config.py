@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from imflask_core.config import load_settings
+from imflask_core.config import SentinelTarget, load_settings
 from imflask_core.errors import ConfigError
 
 PRODUCTION_READY = {
@@ -72,7 +72,10 @@ def test_production_names_every_missing_variable(tmp_path):
         ({"FLASK_SECRET_KEY": "short"}, "FLASK_SECRET_KEY is shorter than 32 characters"),
         ({"FLASK_MYSQL_URI": "sqlite:///x.db"}, "must be a mysql:// URI in production"),
         ({"FLASK_MONGO_URI": ""}, "FLASK_MONGO_URI is not set"),
-        ({"FLASK_REDIS_HOST": ""}, "FLASK_REDIS_URL (or FLASK_REDIS_HOST) is not set"),
+        (
+            {"FLASK_REDIS_HOST": ""},
+            "FLASK_REDIS_URL (or FLASK_REDIS_HOST, or FLASK_REDIS_SENTINELS) is not set",
+        ),
     ],
 )
 def test_production_refuses_each_default(tmp_path, changes, complaint):
@@ -113,6 +116,59 @@ def test_redis_url_wins_over_host(tmp_path):
     )
 
     assert s.redis_url == "redis://elsewhere:1/2"
+
+
+# Redis Sentinel ---------------------------------------------------------------------
+
+SENTINELS = {
+    "FLASK_REDIS_SENTINELS": "s1:26379, s2:26380,10.0.0.3:26381",
+    "FLASK_REDIS_SENTINEL_MASTER": "imflask",
+}
+
+
+def test_sentinels_and_their_master_name_make_a_sentinel_target(tmp_path):
+    s = settings({**SENTINELS, "FLASK_REDIS_PW": "p@ss/word", "FLASK_REDIS_DB": "3"},
+                 tmp_path=tmp_path)  # fmt: skip
+
+    assert SentinelTarget.from_url(s.redis_url) == SentinelTarget(
+        sentinels=(("s1", 26379), ("s2", 26380), ("10.0.0.3", 26381)),
+        service="imflask",
+        password="p@ss/word",
+        db=3,
+    )
+    assert "p@ss/word" not in s.redis_url  # quoted, like the plain URL's password
+
+
+def test_a_plain_redis_url_is_no_sentinel_target():
+    assert SentinelTarget.from_url("redis://cache:6379/0") is None
+
+
+def test_production_accepts_sentinels_as_its_redis(tmp_path):
+    ready = {k: v for k, v in PRODUCTION_READY.items() if k != "FLASK_REDIS_HOST"}
+
+    s = settings({**ready, **SENTINELS}, name="production", tmp_path=tmp_path)
+
+    assert SentinelTarget.from_url(s.redis_url).service == "imflask"
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"FLASK_REDIS_SENTINEL_MASTER": ""}, "FLASK_REDIS_SENTINEL_MASTER is not set"),
+        ({"FLASK_REDIS_SENTINELS": "s1"}, "FLASK_REDIS_SENTINELS: 's1' is not host:port"),
+        ({"FLASK_REDIS_SENTINELS": "s1:port"}, "FLASK_REDIS_SENTINELS: 's1:port' is not host"),
+        ({"FLASK_REDIS_SENTINELS": "s1:70000"}, "FLASK_REDIS_SENTINELS: 's1:70000' is not"),
+        ({"FLASK_REDIS_SENTINELS": " , "}, "FLASK_REDIS_SENTINELS=' , ' names no sentinel"),
+        ({"FLASK_REDIS_URL": "redis://c:1/0"}, "FLASK_REDIS_URL and FLASK_REDIS_SENTINELS"),
+        ({"FLASK_REDIS_DB": "one"}, "FLASK_REDIS_DB='one' must be a whole number"),
+        ({"FLASK_REDIS_SENTINELS": ""}, "FLASK_REDIS_SENTINEL_MASTER is set but"),
+    ],
+)
+def test_sentinel_settings_are_refused_naming_the_variable(tmp_path, changes, complaint):
+    with pytest.raises(ConfigError) as raised:
+        settings({**SENTINELS, **changes}, tmp_path=tmp_path)
+
+    assert complaint in str(raised.value)
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-1"])

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from imflask_core.errors import ConfigError
 
@@ -43,6 +43,13 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
     "FLASK_REDIS_PW": (None, "Redis password"),
     "FLASK_REDIS_DB": ("0", "Redis database number"),
     "FLASK_REDIS_KEY_PREFIX": ("imflask:", "prefix of every Redis key the app writes"),
+    # Redis Sentinel: the master the sentinels name now, followed through failovers.
+    "FLASK_REDIS_SENTINELS": (
+        None,
+        "comma-separated host:port of the Redis sentinels; with FLASK_REDIS_SENTINEL_MASTER "
+        "(and FLASK_REDIS_PW, FLASK_REDIS_DB) in place of FLASK_REDIS_URL/HOST",
+    ),
+    "FLASK_REDIS_SENTINEL_MASTER": (None, "the service name the sentinels monitor"),
     "FLASK_STORE_CONNECT_TIMEOUT": ("2", "seconds to wait for a store connection"),
     "FLASK_STORE_READ_TIMEOUT": ("2", "seconds to wait for a store answer"),
     "FLASK_SQL_POOL_SIZE": ("8", "idle SQL connections kept per process"),
@@ -122,7 +129,8 @@ class Settings:
     mysql_uri: str
     mongo_uri: str | None  # None: start the embedded MongoDB-wire server
     mongo_db_name: str
-    redis_url: str | None  # None: start the embedded Redis
+    # redis:// (one server) or redis+sentinel:// (see SentinelTarget); None: embedded Redis.
+    redis_url: str | None
     redis_key_prefix: str
     store_connect_timeout: float
     store_read_timeout: float
@@ -293,6 +301,13 @@ def _flag(raw: str | None, *, default: bool) -> bool:
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
+    if env.get("FLASK_REDIS_SENTINELS"):
+        return _sentinel_target(env).url
+    if env.get("FLASK_REDIS_SENTINEL_MASTER"):
+        raise ConfigError(
+            "FLASK_REDIS_SENTINEL_MASTER is set but FLASK_REDIS_SENTINELS is not; "
+            "name the sentinels as host:port,host:port"
+        )
     if env.get("FLASK_REDIS_URL"):
         return env["FLASK_REDIS_URL"]
     host = env.get("FLASK_REDIS_HOST")
@@ -303,6 +318,80 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
     port = _number(env, "FLASK_REDIS_PORT", int)
     db = _get(env, "FLASK_REDIS_DB")
     return f"redis://{auth}{host}:{port}/{db}"
+
+
+# Redis Sentinel ---------------------------------------------------------------------
+
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """The master of ``service`` as the ``sentinels`` name it, carried in ``redis_url`` as
+    ``redis+sentinel://[:password@]host:port,host:port/service/db``."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    password: str | None = None
+    db: int = 0
+
+    @property
+    def url(self) -> str:
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+        return f"{SENTINEL_SCHEME}://{auth}{hosts}/{quote(self.service, safe='')}/{self.db}"
+
+    @classmethod
+    def from_url(cls, url: str) -> SentinelTarget | None:
+        """The target of a ``redis+sentinel://`` URL; None for any other URL."""
+        scheme, _, rest = url.partition("://")
+        if scheme != SENTINEL_SCHEME:
+            return None
+        netloc, _, path = rest.partition("/")
+        auth, _, hosts = netloc.rpartition("@")
+        password = unquote(auth.partition(":")[2]) or None
+        service, _, db = path.partition("/")
+        return cls(
+            sentinels=_sentinel_addresses(hosts, f"{url!r}"),
+            service=unquote(service),
+            password=password,
+            db=int(db or 0),
+        )
+
+
+def _sentinel_target(env: Mapping[str, str]) -> SentinelTarget:
+    if env.get("FLASK_REDIS_URL"):
+        raise ConfigError(
+            "FLASK_REDIS_URL and FLASK_REDIS_SENTINELS are both set; "
+            "keep one (the sentinels find the master themselves)"
+        )
+    service = (env.get("FLASK_REDIS_SENTINEL_MASTER") or "").strip()
+    if not service:
+        raise ConfigError(
+            "FLASK_REDIS_SENTINEL_MASTER is not set; FLASK_REDIS_SENTINELS needs the "
+            "service name the sentinels monitor (their `sentinel monitor <name> ...`)"
+        )
+    db = _get(env, "FLASK_REDIS_DB")
+    if not db.isdigit():
+        raise ConfigError(f"FLASK_REDIS_DB={db!r} must be a whole number (0 or more)")
+    return SentinelTarget(
+        sentinels=_sentinel_addresses(env["FLASK_REDIS_SENTINELS"], "FLASK_REDIS_SENTINELS"),
+        service=service,
+        password=env.get("FLASK_REDIS_PW") or None,
+        db=int(db),
+    )
+
+
+def _sentinel_addresses(raw: str, name: str) -> tuple[tuple[str, int], ...]:
+    addresses = []
+    for item in _list(raw):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}: {item!r} is not host:port (e.g. sentinel-1:26379)")
+        addresses.append((host.strip("[]"), int(port)))
+    if not addresses:
+        raise ConfigError(f"{name}={raw!r} names no sentinel; give host:port,host:port")
+    return tuple(addresses)
 
 
 def _cors_origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -347,9 +436,11 @@ def _refuse_production_defaults(env: Mapping[str, str]) -> None:
         problems.append("FLASK_MYSQL_URI must be a mysql:// URI in production, not SQLite")
     if not env.get("FLASK_MONGO_URI"):
         problems.append("FLASK_MONGO_URI is not set; production needs a real MongoDB server")
-    if not (env.get("FLASK_REDIS_URL") or env.get("FLASK_REDIS_HOST")):
+    redis_named = ("FLASK_REDIS_URL", "FLASK_REDIS_HOST", "FLASK_REDIS_SENTINELS")
+    if not any(env.get(name) for name in redis_named):
         problems.append(
-            "FLASK_REDIS_URL (or FLASK_REDIS_HOST) is not set; production needs a real Redis server"
+            "FLASK_REDIS_URL (or FLASK_REDIS_HOST, or FLASK_REDIS_SENTINELS) is not set; "
+            "production needs a real Redis server"
         )
     if problems:
         raise ConfigError(

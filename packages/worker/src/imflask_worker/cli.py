@@ -28,6 +28,7 @@ from imflask_core.config import Settings, load_settings
 from imflask_core.embedded import with_embedded_stores
 from imflask_core.errors import ConfigError, StoreUnavailable
 from imflask_core.observability import configure_logging
+from imflask_models.redis.client import connect
 from imflask_worker.context import process_context
 from imflask_worker.relay import run_relay
 from imflask_worker.worker import JobWorker, backoff
@@ -95,10 +96,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def queue_connection(settings: Settings) -> redis.Redis:
     """The worker's Redis client: no read timeout of ours (RQ sets one longer than its
-    wait on the queue), a short retry of its own; longer outages are ``supervise``'s."""
-    return redis.Redis.from_url(
+    wait on the queue), a short retry of its own; longer outages are ``supervise``'s.
+
+    With Sentinel it is the master the sentinels name whenever it connects, so a
+    worker (and the scheduler it forks, which rebuilds its client from this one's
+    settings) reconnects to the new master after a failover.
+    """
+    assert settings.redis_url is not None  # with_embedded_stores resolved it
+    return connect(
         settings.redis_url,
-        socket_connect_timeout=settings.store_connect_timeout,
+        connect_timeout=settings.store_connect_timeout,
+        read_timeout=None,
         retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
     )
 

@@ -4,6 +4,11 @@ refresh tokens.
 Refresh tokens are stored by their SHA-256, never as issued. Each belongs to a
 family (one login); presenting a token that was already used revokes the
 whole family, since one of the two presenters stole it.
+
+What a Redis failover must not undo (a revocation, a refresh token's "used"
+mark) is written with ``RedisStore.write_confirmed``: acknowledged once a
+replica has it. A new refresh token is not: losing one signs a user in again,
+which is safe.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ def _digest(token: str) -> str:
 @unavailable_on_failure
 def revoke_access_token(store: RedisStore, token_id: str, *, seconds_left: int) -> None:
     if seconds_left > 0:
-        store.client.set(store.key("revoked", token_id), "1", ex=seconds_left)
+        key = store.key("revoked", token_id)
+        store.write_confirmed(lambda client: client.set(key, "1", ex=seconds_left))
 
 
 @unavailable_on_failure
@@ -39,7 +45,8 @@ def access_token_revoked(store: RedisStore, token_id: str) -> bool:
 @unavailable_on_failure
 def revoke_session(store: RedisStore, session_id: str, *, seconds: int) -> None:
     """A signed-out browser session: refused for as long as its cookie could live."""
-    store.client.set(store.key("revoked-session", session_id), "1", ex=max(seconds, 1))
+    key = store.key("revoked-session", session_id)
+    store.write_confirmed(lambda client: client.set(key, "1", ex=max(seconds, 1)))
 
 
 @unavailable_on_failure
@@ -70,7 +77,8 @@ return {redis.call('HGET', KEYS[1], 'user_id'), redis.call('HGET', KEYS[1], 'fam
 def use_refresh_token(store: RedisStore, token: str) -> RefreshRecord | None:
     """Mark the token used; None if it is unknown or expired."""
     use = store.client.register_script(USE_REFRESH_SCRIPT)
-    found = use(keys=[store.key("refresh", _digest(token))])
+    key = store.key("refresh", _digest(token))
+    found = store.write_confirmed(lambda client: use(keys=[key], client=client))
     if not found:
         return None
     user_id, family, first_use = found
@@ -79,7 +87,8 @@ def use_refresh_token(store: RedisStore, token: str) -> RefreshRecord | None:
 
 @unavailable_on_failure
 def revoke_refresh_family(store: RedisStore, family: str, *, ttl: int) -> None:
-    store.client.set(store.key("refresh-family-revoked", family), "1", ex=ttl)
+    key = store.key("refresh-family-revoked", family)
+    store.write_confirmed(lambda client: client.set(key, "1", ex=ttl))
 
 
 @unavailable_on_failure

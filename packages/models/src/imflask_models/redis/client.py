@@ -2,17 +2,70 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 
+from imflask_core.config import SentinelTarget
+from imflask_core.errors import StoreUnavailable
 from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import unavailable_on
 
 STORE = "redis"
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long a security write waits for a replica's acknowledgement (see write_confirmed).
+REPLICA_CONFIRM_MS = 500
+
+
+def connect(
+    url: str,
+    *,
+    connect_timeout: float,
+    read_timeout: float | None,
+    retry: Retry | None = None,
+    **options: object,
+) -> redis.Redis:
+    """A client of the Redis ``url`` names: ``redis://`` one server, ``redis+sentinel://``
+    the master the sentinels name (see ``imflask_core.config.SentinelTarget``).
+
+    A Sentinel client asks the sentinels for the master's address each time it
+    opens a connection, and drops its idle connections when that address
+    changed, so it follows a failover without a restart. ``retry`` defaults to
+    none: the breaker, not the driver, decides when to try again. The clients
+    redis-py makes for the sentinels themselves would retry 10 times with
+    backoff (its default): they get no retries and the same timeouts, so a dead
+    sentinel costs one refused connection and the next one is asked.
+    """
+    retry = retry if retry is not None else Retry(NoBackoff(), 0)
+    timeouts = {"socket_connect_timeout": connect_timeout, "socket_timeout": read_timeout}
+    target = SentinelTarget.from_url(url)
+    if target is None:
+        return redis.Redis.from_url(url, retry=retry, **timeouts, **options)
+    sentinel = Sentinel(
+        target.sentinels,
+        sentinel_kwargs={**timeouts, "retry": Retry(NoBackoff(), 0)},
+    )
+    return sentinel.master_for(
+        target.service,
+        password=target.password,
+        db=target.db,
+        retry=retry,
+        **timeouts,
+        **options,
+    )
 
 
 # Connection and timeout errors become StoreUnavailable("redis") and open the breaker.
@@ -28,11 +81,10 @@ class RedisStore:
         self.url = url
         self.key_prefix = key_prefix
         self._options = {
-            "socket_connect_timeout": connect_timeout,
-            "socket_timeout": read_timeout,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
             "health_check_interval": 30,
             "decode_responses": True,
-            "retry_on_timeout": False,
         }
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -49,7 +101,7 @@ class RedisStore:
         if self._pid != pid:
             with self._lock:
                 if self._pid != pid:
-                    self._client = redis.Redis.from_url(self.url, **self._options)
+                    self._client = connect(self.url, **self._options)
                     self._pid = pid
         assert self._client is not None
         return self._client
@@ -63,10 +115,43 @@ class RedisStore:
             with self._lock:
                 if self._queue_pid != pid:
                     options = {**self._options, "decode_responses": False}
-                    self._queue_client = redis.Redis.from_url(self.url, **options)
+                    self._queue_client = connect(self.url, **options)
                     self._queue_pid = pid
         assert self._queue_client is not None
         return self._queue_client
+
+    def write_confirmed(self, write: Callable[[redis.Redis], T]) -> T:
+        """Run ``write`` and return once a replica has it too, so that a failover
+        cannot promote a replica that lacks it (a revocation, a used refresh token).
+
+        Replication is asynchronous: a master that dies right after answering may
+        take its last writes with it. So after the write this asks the master
+        ``WAIT 1``, on the same connection (WAIT counts that connection's writes):
+
+        - a replica acknowledged within ``REPLICA_CONFIRM_MS``: done;
+        - the master has replicas and none acknowledged in time: ``StoreUnavailable``
+          (a 503). The write stays applied on the master (for a revocation, the safe
+          side), but it is not acknowledged, since the replica a failover would
+          promote may not have it; the caller tries again;
+        - the master has no replica connected (a single Redis, or a Sentinel set
+          after a failover, before the old master is back as a replica): done, with
+          a warning. No replica lacks it, so no failover can lose it; refusing
+          would make every logout fail until a replica is back.
+        """
+        pinned = self.client.client()  # one connection for the write, ROLE and WAIT
+        try:
+            result = write(pinned)
+            role = pinned.execute_command("ROLE")
+            replicas = len(role[2]) if role[0] == "master" else 0
+            if replicas == 0:
+                log.warning("redis: a security write is on the master only (no replica)")
+            elif pinned.wait(1, REPLICA_CONFIRM_MS) < 1:
+                raise StoreUnavailable(
+                    STORE, f"no replica acknowledged the write within {REPLICA_CONFIRM_MS} ms"
+                )
+            return result
+        finally:
+            pinned.close()
 
     def key(self, *parts: str | int) -> str:
         """``<prefix>part:part``: the only way a key name is made (see ``keys.py``)."""
