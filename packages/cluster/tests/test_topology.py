@@ -62,7 +62,7 @@ def test_up_prints_the_front_door_and_environment_and_status_shows_every_node(cl
         if line.startswith("export ")
     )
     for name in ("FLASK_CONFIG", "FLASK_SECRET_KEY", "FLASK_MYSQL_URI", "FLASK_MYSQL_REPLICA_URI",
-                 "FLASK_MONGO_URI", "FLASK_REDIS_URL", "FLASK_REDIS_SENTINELS",
+                 "FLASK_MONGO_URI", "FLASK_REDIS_SENTINELS",
                  "FLASK_REDIS_SENTINEL_MASTER", "FLASK_REDIS_PW"):  # fmt: skip
         assert name in exports, name
     assert exports["FLASK_CONFIG"] == "production"

@@ -215,8 +215,7 @@ def app_environment(
         "FLASK_MYSQL_URI": mysql.format(port=nodes["mysql-primary"].port),
         "FLASK_MYSQL_REPLICA_URI": mysql.format(port=nodes["mysql-replica"].port),
         "FLASK_MONGO_URI": f"mongodb://{HOST}:{nodes['mongo'].port}/?directConnection=true",
-        # Until the app follows Sentinel, FLASK_REDIS_URL names the first master.
-        "FLASK_REDIS_URL": f"redis://:{redis_password}@{HOST}:{nodes['redis1'].port}/0",
+        # Every Redis user finds the master through the sentinels (and follows a failover).
         "FLASK_REDIS_SENTINELS": ",".join(f"{HOST}:{n.port}" for n in sentinels),
         "FLASK_REDIS_SENTINEL_MASTER": SENTINEL_SERVICE,
         "FLASK_REDIS_PW": redis_password,
