@@ -38,3 +38,27 @@ PRODUCTION = {
     "FLASK_MONGO_URI": "mongodb://mongo/",
     "FLASK_REDIS_URL": "redis://redis/0",
 }
+
+
+def test_a_job_stuck_between_the_queue_and_a_worker_runs_again_after_abandoned_after(
+    ctx, job_queue
+):
+    """After a Sentinel failover a job a worker had just taken can survive in RQ's
+    intermediate queue on the promoted replica; RQ re-runs it only after a minute."""
+    from datetime import timedelta
+
+    from rq.utils import now
+
+    connection = ctx.stores.redis.queue_client
+    queue = Queue(job_queue, connection=connection)
+    job = queue.enqueue("imflask_worker.jobs.check_stores", retry=None)
+    connection.lmove(queue.key, queue.intermediate_queue_key)  # taken, never started
+    stuck = queue.intermediate_queue
+    seen = (now() - timedelta(seconds=25)).timestamp()
+    connection.set(stuck.get_first_seen_key(job.id), seen)
+    worker = JobWorker([queue], connection=connection, abandoned_after=20)
+
+    worker.clean_registries()
+
+    assert stuck.get_job_ids() == []
+    assert job.id in queue.failed_job_registry  # RQ's way out: failed (or its next retry)

@@ -27,11 +27,14 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import redis
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT as DEFAULT_DATE
 from rq.defaults import DEFAULT_LOGGING_FORMAT as DEFAULT_FORMAT
 from rq.executions import Execution
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import clean_registries
@@ -155,7 +158,9 @@ class JobWorker(SimpleWorker):
             try:
                 clean_registries(queue, self._exc_handlers)
                 clean_worker_registry(queue)
-                queue.intermediate_queue.cleanup(self, queue)
+                _IntermediateQueue(
+                    queue.key, connection=queue.connection, stuck_after=self.abandoned_after
+                ).cleanup(self, queue)
             finally:
                 with contextlib.suppress(*REDIS_ERRORS):
                     queue.release_maintenance_lock()
@@ -193,6 +198,24 @@ SHORTEN_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+class _IntermediateQueue(IntermediateQueue):
+    """RQ's intermediate queue (jobs taken from the queue, not yet started), whose jobs
+    count as stuck after ``stuck_after`` seconds instead of RQ's minute.
+
+    A job a worker had just taken when the Redis master died can survive there on the
+    promoted replica; it then runs again as its next retry within about
+    ``FLASK_JOB_ABANDONED_AFTER`` (seen: 75 s with RQ's rule, after a Sentinel failover).
+    """
+
+    def __init__(self, queue_key: str, connection: Any, *, stuck_after: int) -> None:
+        super().__init__(queue_key, connection=connection)
+        self.stuck_after = timedelta(seconds=stuck_after)
+
+    def should_be_cleaned_up(self, job_id: str) -> bool:
+        first_seen = self.get_first_seen(job_id)
+        return first_seen is not None and now() - first_seen > self.stuck_after
 
 
 class SurvivingScheduler(RQScheduler):
