@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pymongo
 import pymysql
+import pymysql.cursors
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -45,6 +46,7 @@ __all__ = [
     "ServerStartError",
     "free_port",
     "kill_everything",
+    "start_replica",
 ]
 
 
@@ -70,9 +72,15 @@ class MariaDbServer(ServerProcess):
         data_dir: str | os.PathLike[str] | None = None,
         args: Sequence[str] = (),
         log_bin: bool = False,
+        replica_of: MariaDbServer | None = None,
+        delay: int = 0,
     ):
         super().__init__(port=port, data_dir=data_dir, args=args)
         self.log_bin = log_bin
+        # A replica (see start_replica): GTID replication from ``replica_of``, MASTER_DELAY.
+        self.replica_of = replica_of
+        self.delay = delay
+        self.server_id = _next_server_id() if replica_of is not None or log_bin else 1
 
     def uri(self, database: str = MARIADB_DATABASE) -> str:
         return f"mysql://root@{self.host}:{self.port}/{database}"
@@ -89,10 +97,34 @@ class MariaDbServer(ServerProcess):
         shutil.copytree(_mariadb_template(), self.data_dir, dirs_exist_ok=True)
 
     def command(self) -> list[str]:
-        return [
-            *_mariadb_command(self.data_dir, self.port, log_bin=self.log_bin),
-            *self.args,
-        ]
+        command = _mariadb_command(
+            self.data_dir, self.port, log_bin=self.log_bin, server_id=self.server_id
+        )
+        if self.replica_of is not None:
+            command.append("--read-only=1")
+        return [*command, *self.args]
+
+    def start(self, timeout: float = 30) -> MariaDbServer:
+        first = not self._prepared
+        super().start(timeout)
+        if first and self.replica_of is not None:
+            _replicate(self.replica_of, self, delay=self.delay)
+        return self
+
+    def replication_status(self) -> dict:
+        """``SHOW SLAVE STATUS`` of a replica (empty on a primary)."""
+        conn = self.connect(database=None, cursorclass=pymysql.cursors.DictCursor)
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SHOW SLAVE STATUS")
+            return cursor.fetchone() or {}
+
+    def wait_for_gtid(self, gtid: str, timeout: float = 30) -> bool:
+        """``MASTER_GTID_WAIT``: True once this replica applied ``gtid``."""
+        conn = self.connect(database=None, read_timeout=int(timeout) + 5)
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SELECT MASTER_GTID_WAIT(%s, %s)", (gtid, timeout))
+            row = cursor.fetchone()
+            return row is not None and row[0] == 0
 
     def ping(self) -> None:
         conn = self.connect(database=None, connect_timeout=1, read_timeout=1)
@@ -103,7 +135,7 @@ class MariaDbServer(ServerProcess):
             conn.close()
 
 
-def _mariadb_command(datadir: Path, port: int, *, log_bin: bool) -> list[str]:
+def _mariadb_command(datadir: Path, port: int, *, log_bin: bool, server_id: int) -> list[str]:
     command = [
         MARIADBD,
         "--no-defaults",
@@ -122,9 +154,10 @@ def _mariadb_command(datadir: Path, port: int, *, log_bin: bool) -> list[str]:
         "--max-connections=500",
     ]
     if log_bin:
-        command += ["--log-bin=mysql-bin", "--binlog-format=ROW", "--server-id=1"]
+        command += ["--log-bin=mysql-bin", "--binlog-format=ROW"]
     else:
         command.append("--skip-log-bin")
+    command.append(f"--server-id={server_id}")
     if os.geteuid() == 0:
         command.append("--user=root")
     return command
@@ -177,6 +210,60 @@ def _install_mariadb(root: Path) -> Path:
     for leftover in (LOG_NAME, "mariadbd.pid", "mariadbd.sock"):
         (datadir / leftover).unlink(missing_ok=True)
     return datadir
+
+
+# Replication ------------------------------------------------------------------------
+
+REPLICATION_USER = "repl"
+_server_ids = iter(range(2, 1 << 31))
+_server_ids_lock = threading.Lock()
+
+
+def _next_server_id() -> int:
+    """A server id unique in this test run (a primary and its replicas must differ)."""
+    with _server_ids_lock:
+        return next(_server_ids)
+
+
+def start_replica(
+    primary: MariaDbServer,
+    *,
+    delay: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    timeout: float = 30,
+) -> MariaDbServer:
+    """A started replica of ``primary`` (which needs ``log_bin=True``), GTID-based and
+    ``MASTER_DELAY=delay`` seconds behind: a replica that lags exactly that long.
+
+    Both start from the same template datadir, so the replica applies the primary's
+    whole binary log from its first event.
+    """
+    if not primary.log_bin:
+        raise ValueError("the primary needs MariaDbServer(log_bin=True)")
+    replica = MariaDbServer(data_dir=data_dir, replica_of=primary, delay=delay)
+    return replica.start(timeout)
+
+
+def _replicate(primary: MariaDbServer, replica: MariaDbServer, *, delay: int) -> None:
+    # sql_log_bin=0: the replication user must not replicate (the replica has its own
+    # grants). The template already has no anonymous user (they would shadow repl@%).
+    conn = primary.connect(database=None, autocommit=True)
+    with conn, conn.cursor() as cursor:
+        cursor.execute("SET sql_log_bin = 0")
+        cursor.execute(
+            f"CREATE USER IF NOT EXISTS '{REPLICATION_USER}'@'%%' IDENTIFIED BY %s",
+            (REPLICATION_USER,),
+        )
+        cursor.execute(f"GRANT REPLICATION SLAVE ON *.* TO '{REPLICATION_USER}'@'%'")
+    conn = replica.connect(database=None, autocommit=True)
+    with conn, conn.cursor() as cursor:
+        cursor.execute(
+            "CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER=%s, "
+            "MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos, MASTER_DELAY=%s, "
+            "MASTER_CONNECT_RETRY=1",
+            (primary.host, primary.port, REPLICATION_USER, REPLICATION_USER, delay),
+        )
+        cursor.execute("START SLAVE")
 
 
 class _TemplateServer(MariaDbServer):

@@ -9,7 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import g, request
 
 from imflask_api.deps import context
-from imflask_controllers import limits, users
+from imflask_controllers import limits, reads, users
 from imflask_controllers.errors import Unauthenticated
 
 P = ParamSpec("P")
@@ -52,8 +52,10 @@ def write_limited(view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        limits.limit_write(context(), user_id=current_user().id)
-        return view(*args, **kwargs)
+        user_id = current_user().id
+        limits.limit_write(context(), user_id=user_id)
+        with reads.writing(context(), user_id=user_id):  # their next reads see this write
+            return view(*args, **kwargs)
 
     return wrapper
 

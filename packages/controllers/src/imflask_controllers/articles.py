@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from imflask_controllers import background, notifications, profiles, slugs
+from imflask_controllers import background, lists, notifications, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
@@ -60,12 +60,20 @@ def list_articles(
     offset: int = 0,
 ) -> ArticlePage:
     """Newest first, filtered by tag, author and/or who favorited them (replica if any)."""
-    ident = f"tag={tag or ''}&author={author or ''}&favorited={favorited or ''}"
+    filters = {"tag": tag or None, "author": author or None, "favorited": favorited or None}
 
     def load(conn: SqlConnection) -> ArticleFilters | None:
         return _resolve_filters(conn, tag=tag, author=author, favorited=favorited)
 
-    return _page(ctx, ident, load, viewer=viewer, limit=limit, offset=offset)
+    return _page(
+        ctx,
+        filters,
+        lists.page_scopes(tag_name=tag, author_name=author, favorited_by=favorited),
+        load,
+        viewer=viewer,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> ArticlePage:
@@ -73,7 +81,8 @@ def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> 
     filters = ArticleFilters(followed_by=viewer.id)
     return _page(
         ctx,
-        f"feed={viewer.id}",
+        {"feed": viewer.id},
+        lists.feed_scopes(viewer.id),
         lambda conn: filters,
         viewer=viewer,
         limit=limit,
@@ -82,14 +91,10 @@ def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> 
     )
 
 
-def forget_lists(ctx: Context) -> None:
-    """Call after any write that may change what a list shows or how many it has."""
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")
-
-
 def _page(
     ctx: Context,
-    ident: str,
+    identity: dict,
+    scopes: list[str],
     resolve: Callable[[SqlConnection], ArticleFilters | None],
     *,
     viewer: UserRow | None,
@@ -97,45 +102,61 @@ def _page(
     offset: int,
     personal: bool = False,
 ) -> ArticlePage:
-    """A list page: its public part through the cache, then the viewer's flags.
+    """A list page: its public part and its favorites counts through the cache, then the
+    viewer's flags; the reads go where ``reads.read`` says (a replica if it can).
 
     A ``personal`` page (the feed) is only ever read by ``viewer``, so its cache
-    entry keeps their flags too: every favorite and follow bumps the lists'
-    generation, so they are as fresh as the rest of the page.
+    entry keeps their flags too: their favorites and follows bump its scope
+    (``lists``), so they are as fresh as the rest of the page.
     """
 
-    def load() -> dict:
-        with ctx.stores.sql_read.connection() as conn:
-            filters = resolve(conn)
-            if filters is None:  # a filter names nothing that exists: nothing matches
-                return {"rows": [], "total": 0}
-            rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
-            tags = tags_table.tags_of_articles(conn, [row.id for row in rows])
-            total = articles_table.article_count(conn, filters)
-            page = {
-                "rows": [_listed_json(row, tags.get(row.id, [])) for row in rows],
-                "total": total,
-            }
-            if personal and viewer is not None:
-                liked, followed = _viewer_flags(conn, viewer, page["rows"])
-                page["flags"] = {"favorited": sorted(liked), "following": sorted(followed)}
+    def load_page(conn: SqlConnection) -> dict:
+        filters = resolve(conn)
+        if filters is None:  # a filter names nothing that exists: nothing matches
+            return {"rows": [], "total": 0}
+        rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
+        tags = tags_table.tags_of_articles(conn, [row.id for row in rows])
+        total = articles_table.article_count(conn, filters)
+        page = {
+            "rows": [_listed_json(row, tags.get(row.id, [])) for row in rows],
+            "total": total,
+        }
+        if personal and viewer is not None:
+            liked, followed = _viewer_flags(conn, viewer, page["rows"])
+            page["flags"] = {"favorited": sorted(liked), "following": sorted(followed)}
         return page
 
-    page = cache.cached(
+    page = cache.cached_after_writes(
         ctx.stores.redis,
         cache.ARTICLE_LISTS,
-        f"{ident}&limit={limit}&offset={offset}",
-        load,
+        cache.identity(**identity, limit=limit, offset=offset),
+        lambda after: reads.read(ctx, load_page, viewer=viewer, after=after),
+        scopes=scopes,
         ttl=ctx.settings.cache_ttl,
     )
+    counts = _favorites_counts(ctx, [row["id"] for row in page["rows"]], viewer)
     if "flags" in page:
         liked, followed = set(page["flags"]["favorited"]), set(page["flags"]["following"])
     elif viewer is not None and page["rows"]:
-        with ctx.stores.sql_read.connection() as conn:
-            liked, followed = _viewer_flags(conn, viewer, page["rows"])
+        liked, followed = reads.read(
+            ctx, lambda conn: _viewer_flags(conn, viewer, page["rows"]), viewer=viewer
+        )
     else:
         liked, followed = set(), set()
-    return ArticlePage(_listed_articles(page["rows"], liked, followed), page["total"])
+    return ArticlePage(_listed_articles(page["rows"], counts, liked, followed), page["total"])
+
+
+def _favorites_counts(ctx: Context, ids: list[int], viewer: UserRow | None) -> dict[int, int]:
+    """Each listed article's favorites count, through the cache (one round trip)."""
+
+    def load(missing: list[int], after: str | None) -> dict[int, int]:
+        return reads.read(
+            ctx, lambda conn: favorites.favorite_counts(conn, missing), viewer=viewer, after=after
+        )
+
+    return cache.cached_many(
+        ctx.stores.redis, cache.FAVORITES_COUNT, ids, load, ttl=ctx.settings.cache_ttl
+    )
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -181,7 +202,7 @@ def create_article(
 
     def published() -> None:
         cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-        forget_lists(ctx)
+        lists.article_published(ctx, author_name=author.username, tags=tag_ids)
         background.dispatch(ctx, fan_out)
 
     ctx.stores.sql.after_commit(published)
@@ -228,7 +249,7 @@ def update_article(
 
     def updated() -> None:
         cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, public["slug"])
-        forget_lists(ctx)  # a list shows the title, description, tags and slug
+        lists.everything_changed(ctx)  # a list shows the title, description, tags and slug
         if tags is not None:
             cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
 
@@ -252,7 +273,7 @@ def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
     def deleted() -> None:
         cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
         cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-        forget_lists(ctx)
+        lists.everything_changed(ctx)
         background.dispatch(ctx, comments_job)
 
     ctx.stores.sql.after_commit(deleted)
@@ -285,7 +306,9 @@ def _set_favorite(
 
     def changed() -> None:
         cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-        forget_lists(ctx)
+        lists.favorite_changed(
+            ctx, username=user.username, user_id=user.id, article_id=public["id"]
+        )
 
     ctx.stores.sql.after_commit(changed)
     return _article_of(public, favorited=favorited, following=following)
@@ -412,7 +435,7 @@ def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
         "tags": tags,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
-        "favorites_count": row.favorites_count,
+        # no favorites count: each is cached apart (cache.FAVORITES_COUNT, see lists.py)
         "author": {
             "id": row.author_id,
             "username": row.author_username,
@@ -431,8 +454,10 @@ def _viewer_flags(
     )
 
 
-def _listed_articles(rows: list[dict], liked: set[int], followed: set[int]) -> list[Article]:
-    """Cached list items as articles, with ``favorited`` and ``following`` set."""
+def _listed_articles(
+    rows: list[dict], counts: dict[int, int], liked: set[int], followed: set[int]
+) -> list[Article]:
+    """Cached list items as articles, with their counts, ``favorited`` and ``following``."""
     return [
         Article(
             slug=row["slug"],
@@ -443,7 +468,7 @@ def _listed_articles(rows: list[dict], liked: set[int], followed: set[int]) -> l
             created_at=datetime.fromisoformat(row["created_at"]),
             updated_at=datetime.fromisoformat(row["updated_at"]),
             favorited=row["id"] in liked,
-            favorites_count=row["favorites_count"],
+            favorites_count=counts.get(row["id"], 0),
             author=Profile(
                 row["author"]["username"],
                 row["author"]["bio"],

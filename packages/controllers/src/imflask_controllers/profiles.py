@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from imflask_controllers import lists
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
 from imflask_models.mysql import follows
@@ -39,7 +40,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
         raise Invalid("username", "is you; you cannot follow yourself")
     with ctx.stores.sql.connection() as conn:
         follows.follow(conn, follower_id=follower.id, followed_id=target.id)
-    ctx.stores.sql.after_commit(lambda: _forget_feeds(ctx))
+    ctx.stores.sql.after_commit(lambda: lists.follows_changed(ctx, follower_id=follower.id))
     return _profile(public(target), True)
 
 
@@ -47,12 +48,8 @@ def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
-    ctx.stores.sql.after_commit(lambda: _forget_feeds(ctx))
+    ctx.stores.sql.after_commit(lambda: lists.follows_changed(ctx, follower_id=follower.id))
     return _profile(public(target), False)
-
-
-def _forget_feeds(ctx: Context) -> None:
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # the follower's feed
 
 
 def public_profile_by_username(ctx: Context, username: str) -> dict | None:
@@ -72,7 +69,7 @@ def forget_profile(ctx: Context, slugs: list[str], *usernames: str) -> None:
     which show it."""
     cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")  # lists show the author
+    lists.everything_changed(ctx)  # lists show the author
 
 
 def profiles_of(

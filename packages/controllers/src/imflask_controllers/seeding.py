@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from imflask_controllers import lists
 from imflask_controllers.context import Context
 from imflask_controllers.slugs import slugify
 from imflask_models.mysql import articles as articles_table
@@ -140,7 +141,7 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
     with ctx.stores.sql.connection() as conn:
         conn.refresh_statistics(SEEDED_TABLES)
     cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, "all")
+    lists.everything_changed(ctx)
     return SeedReport(
         len(user_ids), len(article_ids), tag_links, len(follow_pairs), len(favorite_pairs)
     )

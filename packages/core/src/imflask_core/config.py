@@ -95,10 +95,17 @@ VARIABLES: dict[str, tuple[str | None, str]] = {
         "seconds without a heartbeat after which a started job counts as abandoned "
         "(its worker died) and is run again; workers also check that often",
     ),
+    # MySQL read replicas ---------------------------------------------------------
     "FLASK_MYSQL_REPLICA_URI": (
         None,
-        "optional read replica for list and feed queries (mysql://...); default: the primary",
+        "optional read replicas for list and feed queries, comma-separated mysql://... "
+        "(percent-encode a comma in a password); default: the primary",
     ),
+    "FLASK_MYSQL_REPLICA_MAX_LAG": (
+        "10",
+        "seconds a replica may lag behind the primary and still serve reads",
+    ),
+    # -------------------------------------------------------------------------------
     "FLASK_AUTO_MIGRATE": (
         None,
         "1 to upgrade the schema when the app starts; default 1 in development only",
@@ -151,14 +158,20 @@ class Settings:
     jobs_queue: str
     job_retry_intervals: tuple[int, ...]
     job_abandoned_after: int
-    mysql_replica_uri: str | None
+    mysql_replica_uri: str | None  # one or more replicas, comma-separated
     auto_migrate: bool
+    mysql_replica_max_lag: float = 10.0
     # "strong" uses argon2's recommended parameters; "fast" is for tests only.
     hash_profile: str = "strong"
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def mysql_replica_uris(self) -> tuple[str, ...]:
+        """The read replicas of ``FLASK_MYSQL_REPLICA_URI``, in order (none: the primary)."""
+        return _list(self.mysql_replica_uri or "")
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed; unknown names are an error."""
@@ -223,6 +236,7 @@ def load_settings(
         job_abandoned_after=_number(env, "FLASK_JOB_ABANDONED_AFTER", int),
         mysql_replica_uri=env.get("FLASK_MYSQL_REPLICA_URI") or None,
         auto_migrate=_flag(env.get("FLASK_AUTO_MIGRATE"), default=name == "development"),
+        mysql_replica_max_lag=_number(env, "FLASK_MYSQL_REPLICA_MAX_LAG", float),
         hash_profile="fast" if name == "testing" else "strong",
     )
 

@@ -32,7 +32,8 @@ from imflask_core.observability import (
 
 log = logging.getLogger("imflask")
 
-ReadinessCheck = Callable[[], bool]
+# True or "ok", False or "down", or another word ("degraded": reported, still ready).
+ReadinessCheck = Callable[[], bool | str]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -259,13 +260,18 @@ def register_health(app: Flask, checks: Mapping[str, ReadinessCheck]) -> None:
 
     @app.get("/readyz")
     def readyz() -> tuple[dict, int]:
-        report = {name: "ok" if _safely(check) else "down" for name, check in checks.items()}
-        return report, 200 if all(v == "ok" for v in report.values()) else 503
+        # "degraded" (a read replica skipped, say) is reported but still ready.
+        report = {name: _safely(check) for name, check in checks.items()}
+        return report, 200 if all(v != "down" for v in report.values()) else 503
 
 
-def _safely(check: ReadinessCheck) -> bool:
+def _safely(check: ReadinessCheck) -> str:
+    """``ok``/``down`` for a check answering a bool; a check may also answer its own word."""
     try:
-        return bool(check())
+        answer = check()
     except Exception:
         log.warning("readiness check failed", exc_info=True)
-        return False
+        return "down"
+    if isinstance(answer, str):
+        return answer
+    return "ok" if answer else "down"

@@ -44,6 +44,10 @@ STORE_BREAKER_TRIPS = Counter(
     "imflask_store_breaker_trips_total", "Times a store's breaker opened (per process)", ["store"]
 )
 JOBS = Counter("imflask_jobs_total", "Background jobs run, by outcome", ["job", "outcome"])
+# Cache-aside lookups by family and result (hit, miss): the list cache's hit rate.
+CACHE_LOOKUPS = Counter(
+    "imflask_cache_lookups_total", "Cache lookups, by family and result", ["family", "result"]
+)
 
 
 def metrics_text() -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from imflask_core.config import Settings
 from imflask_models.mongo.client import MongoStore
 from imflask_models.mysql import migrate
 from imflask_models.mysql.database import SqlDatabase
+from imflask_models.mysql.replicas import ReadReplicas
 from imflask_models.redis.client import RedisStore
 
 _ALL: weakref.WeakSet[Stores] = weakref.WeakSet()
@@ -34,13 +36,22 @@ def _readiness(store: SqlDatabase | MongoStore | RedisStore) -> Callable[[], boo
     return check
 
 
+def _replica_names(count: int) -> list[str]:
+    """``mysql_replica`` for one replica, ``mysql_replica_1``... for several (in
+    ``/readyz``, the breakers' logs and metrics)."""
+    if count == 1:
+        return ["mysql_replica"]
+    return [f"mysql_replica_{number}" for number in range(1, count + 1)]
+
+
 @dataclass(eq=False)  # identity, not value: kept in a WeakSet
 class Stores:
     sql: SqlDatabase
     mongo: MongoStore
     redis: RedisStore
-    # Lists and the feed may read from a replica (FLASK_MYSQL_REPLICA_URI); else the primary.
-    sql_read: SqlDatabase
+    # Lists and the feed may read from a replica (FLASK_MYSQL_REPLICA_URI), else the
+    # primary: ``imflask_controllers.reads`` decides which, per read.
+    replicas: ReadReplicas
 
     def __post_init__(self) -> None:
         _ALL.add(self)
@@ -54,29 +65,40 @@ class Stores:
             "connect_timeout": settings.store_connect_timeout,
             "read_timeout": settings.store_read_timeout,
         }
-        sql = SqlDatabase(settings.mysql_uri, pool_size=settings.sql_pool_size, **timeouts)
-        replica = settings.mysql_replica_uri
+        uris = settings.mysql_replica_uris
+        # The primary notes each write's GTID only when a replica may have to wait for it.
+        sql = SqlDatabase(
+            settings.mysql_uri,
+            pool_size=settings.sql_pool_size,
+            track_writes=bool(uris),
+            **timeouts,
+        )
+        names = _replica_names(len(uris))
+        replicas = [
+            SqlDatabase(uri, pool_size=settings.sql_pool_size, name=name, **timeouts)
+            for name, uri in zip(names, uris, strict=True)
+        ]
         return cls(
             sql=sql,
             mongo=MongoStore(settings.mongo_uri, settings.mongo_db_name, **timeouts),
             redis=RedisStore(settings.redis_url, settings.redis_key_prefix, **timeouts),
-            sql_read=SqlDatabase(replica, pool_size=settings.sql_pool_size, **timeouts)
-            if replica
-            else sql,
+            replicas=ReadReplicas(sql, replicas, max_lag=settings.mysql_replica_max_lag),
         )
 
-    def readiness_checks(self) -> dict[str, Callable[[], bool]]:
-        checks = {
+    def readiness_checks(self) -> dict[str, Callable[[], bool | str]]:
+        """Each store's check; a replica is ``ok`` or ``degraded``, never ``down``
+        (reads go to the primary), so it never fails ``/readyz`` on its own."""
+        checks: dict[str, Callable[[], bool | str]] = {
             "mysql": _readiness(self.sql),
             "mongo": _readiness(self.mongo),
             "redis": _readiness(self.redis),
         }
-        if self.sql_read is not self.sql:
-            checks["mysql_replica"] = _readiness(self.sql_read)
+        for replica in self.replicas.replicas:
+            checks[replica.name] = functools.partial(self.replicas.status, replica)
         return checks
 
     def forget_clients(self) -> None:
-        for store in (self.sql, self.sql_read, self.mongo, self.redis):
+        for store in (self.sql, *self.replicas.replicas, self.mongo, self.redis):
             store.forget_client()
 
     def upgrade(self) -> dict[str, list[str]]:
@@ -87,7 +109,7 @@ class Stores:
 
     def close(self) -> None:
         self.sql.close()
-        if self.sql_read is not self.sql:
-            self.sql_read.close()
+        for replica in self.replicas.replicas:
+            replica.close()
         self.mongo.close()
         self.redis.close()

@@ -19,7 +19,7 @@ from flask import current_app, g, session
 
 from imflask_api.deps import context
 from imflask_app.web import csrf
-from imflask_controllers import limits, sessions, users
+from imflask_controllers import limits, reads, sessions, users
 from imflask_controllers.errors import Unauthenticated
 
 P = ParamSpec("P")
@@ -106,7 +106,9 @@ def write_limited(view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        limits.limit_write(context(), user_id=require_user().id)
-        return view(*args, **kwargs)
+        user_id = require_user().id
+        limits.limit_write(context(), user_id=user_id)
+        with reads.writing(context(), user_id=user_id):  # their next pages see this write
+            return view(*args, **kwargs)
 
     return wrapper

@@ -6,6 +6,11 @@ in BEGIN ... COMMIT (ROLLBACK on any exception). Either way the connection
 goes back to the pool when the block ends. ``db.run_transaction(work)`` runs
 ``work(conn)`` as a transaction and runs it again when the database picked it
 as a deadlock victim or a lock wait timed out (``TransactionConflict``).
+
+With ``track_writes=True`` (a MySQL primary that has read replicas), a
+connection that wrote asks for ``@@last_gtid`` when it is given back, after
+its COMMIT, on the same connection, and notes it (``imflask_models.replication``):
+every write of every use case is recorded there, none of them types it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import pymysql.cursors
 from dbutils.pooled_db import PooledDB
 
 from imflask_core.observability import store_call
+from imflask_models import replication
 from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import DuplicateKey, StoreUnavailable, TransactionConflict
 from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
@@ -49,6 +55,8 @@ _MYSQL_CONFLICTS = {1205, 1213}
 _CANT_CONNECT = 2003  # CR_CONN_HOST_ERROR: refused, unreachable, or no handshake in time
 # SQLite errors that mean "the store is busy or gone", not "the query is wrong".
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
+# MariaDB: the GTID of this session's last committed transaction that wrote.
+SELECT_LAST_GTID = "SELECT @@last_gtid AS gtid"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class SqlConnection:
         self._raw = raw
         self.dialect = dialect
         self._breaker = breaker
+        self.wrote = False  # a statement that may write ran on it (execute, execute_many)
 
     def one(self, query: str, params: Params = None) -> dict[str, Any] | None:
         rows = self._rows(self._run(query, params), one=True)
@@ -79,6 +88,7 @@ class SqlConnection:
         return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
     def execute(self, query: str, params: Params = None) -> Result:
+        self.wrote = True
         cursor = self._run(query, params)
         return Result(cursor.rowcount, cursor.lastrowid)
 
@@ -86,6 +96,7 @@ class SqlConnection:
         """One statement for many rows (a multi-row INSERT on MySQL)."""
         if not rows:
             return 0
+        self.wrote = True
         with self._translated_errors(), store_call(STORE):
             cursor = self._raw.cursor()
             cursor.executemany(self.dialect.sql(query), rows)
@@ -255,7 +266,14 @@ class SqlDatabase:
     """The relational store of one process: created lazily, re-created after a fork."""
 
     def __init__(
-        self, uri: str, *, connect_timeout: float = 2.0, read_timeout: float = 2.0, pool_size=8
+        self,
+        uri: str,
+        *,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 2.0,
+        pool_size=8,
+        name: str = STORE,
+        track_writes: bool = False,
     ):
         self.target_uri = uri
         self.target: SqlTarget = parse_sql_uri(uri)
@@ -266,17 +284,37 @@ class SqlDatabase:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._pool: Any = None
+        self.name = name
+        # Only MariaDB has @@last_gtid, and only replicas need it: SQLite never asks.
+        self.track_writes = track_writes and self.dialect is not SQLITE
         # Every use of this database in this process goes through it (a replica has its own).
-        self.breaker = CircuitBreaker(STORE, self.ping)
+        self.breaker = CircuitBreaker(name, self.ping)
 
     @contextmanager
     def connection(self) -> Iterator[SqlConnection]:
         """Borrow a connection in autocommit mode; it is returned when the block ends."""
         raw = self._borrow()
+        conn = SqlConnection(raw, self.dialect, self.breaker)
         try:
-            yield SqlConnection(raw, self.dialect, self.breaker)
+            yield conn
+            if conn.wrote and self.track_writes:
+                self._note_position(conn)
+        except BaseException as error:
+            # An autocommit write may have committed before a later error: note it too,
+            # unless the connection is lost (asking would wait on a failing server).
+            if conn.wrote and self.track_writes and not isinstance(error, StoreUnavailable):
+                self._note_position(conn)
+            raise
         finally:
             self._give_back(raw)
+
+    @staticmethod
+    def _note_position(conn: SqlConnection) -> None:
+        """After the commit, on the same connection: where the primary was (never raises)."""
+        try:
+            replication.note(conn.scalar(SELECT_LAST_GTID))
+        except Exception as error:  # the write stands; only its replica routing is lost
+            log.warning("could not read @@last_gtid after a write: %s", error)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlConnection]:

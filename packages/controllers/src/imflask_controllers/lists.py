@@ -1,0 +1,89 @@
+"""The list cache's generations: what a list page depends on, what each write makes stale.
+
+A cached list page (``articles.list_articles``, ``articles.feed``) is valid
+while every generation of its scopes is unchanged:
+
+| page | scopes (one per filter given) |
+| --- | --- |
+| ``/articles`` (no filter) | ``every``, ``all`` |
+| ``?tag=t&author=a&favorited=f`` | ``every``, then ``tag:t``, ``author:a``, ``favorited:f`` |
+| the feed of user ``v`` | ``every``, ``feeds``, ``feed:v`` |
+
+and each write bumps only the scopes whose pages it changes:
+
+| write | bumps |
+| --- | --- |
+| new article by ``a`` tagged ``t…`` | ``all``, ``tag:t`` each, ``author:a``, ``feeds`` |
+| favorite, unfavorite by ``u`` | ``favorited:u``, ``feed:u`` (and that article's count) |
+| follow, unfollow by ``v`` | ``feed:v`` |
+| article updated or deleted, profile changed, seeding | ``every`` |
+
+Favorites counts are not part of a page: each article's count is cached on its
+own (``cache.FAVORITES_COUNT``) and read with the page, so a favorite changes
+one count and the favoriting user's own lists, never every page of the site.
+A page's viewer flags (``favorited``, ``following``) are read per request,
+except on the feed, which only its owner reads and whose page keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from imflask_controllers.context import Context
+from imflask_models.redis import cache
+
+EVERY = "every"  # every page: writes that change what any list item shows
+ALL = "all"  # the unfiltered list
+FEEDS = "feeds"  # every feed: a new article may be in any follower's
+
+
+def tag(name: str) -> str:
+    return f"tag:{name}"
+
+
+def author(username: str) -> str:
+    return f"author:{username}"
+
+
+def favorited(username: str) -> str:
+    return f"favorited:{username}"
+
+
+def feed(user_id: int) -> str:
+    return f"feed:{user_id}"
+
+
+def page_scopes(*, tag_name: str | None, author_name: str | None, favorited_by: str | None):
+    """The scopes of a list page with these filters (see the table above)."""
+    filters = [
+        make(value)
+        for make, value in ((tag, tag_name), (author, author_name), (favorited, favorited_by))
+        if value
+    ]
+    return [EVERY, *(filters or [ALL])]
+
+
+def feed_scopes(user_id: int) -> list[str]:
+    return [EVERY, FEEDS, feed(user_id)]
+
+
+def article_published(ctx: Context, *, author_name: str, tags: Iterable[str]) -> None:
+    _bump(ctx, ALL, FEEDS, author(author_name), *(tag(name) for name in tags))
+
+
+def favorite_changed(ctx: Context, *, username: str, user_id: int, article_id: int) -> None:
+    _bump(ctx, favorited(username), feed(user_id))
+    cache.invalidate(ctx.stores.redis, cache.FAVORITES_COUNT, article_id)
+
+
+def follows_changed(ctx: Context, *, follower_id: int) -> None:
+    _bump(ctx, feed(follower_id))
+
+
+def everything_changed(ctx: Context) -> None:
+    """An article was updated or deleted, a profile changed: any page may show it."""
+    _bump(ctx, EVERY)
+
+
+def _bump(ctx: Context, *scopes: str) -> None:
+    cache.invalidate(ctx.stores.redis, cache.ARTICLE_LISTS, *scopes)

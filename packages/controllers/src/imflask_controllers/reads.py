@@ -1,0 +1,82 @@
+"""Which database serves a read, and what a writer's next reads must see.
+
+The one place that decides. Lists, the feed and their counts read through
+``read(ctx, work, viewer=..., after=...)``: on a read replica that has applied
+both ``after`` (the writes behind the cache generation being filled) and the
+viewer's own recent writes, else on the primary. Everything else reads the
+primary directly.
+
+Read-your-writes on any instance: a request that writes runs inside
+``writing(ctx, user_id=...)`` (the API's and the pages' ``write_limited``), which
+stores the position of its commits in Redis under the user for a short while;
+every instance reads it back before routing that user's reads. If Redis cannot
+say what a signed-in viewer wrote, their reads go to the primary.
+
+Without replicas (SQLite, or no ``FLASK_MYSQL_REPLICA_URI``) none of this
+costs anything: reads go straight to the primary and no position is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from imflask_controllers.context import Context
+from imflask_core.errors import StoreUnavailable
+from imflask_models import replication
+from imflask_models.mysql.database import SqlConnection
+from imflask_models.mysql.users import UserRow
+from imflask_models.redis import positions
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def written_position_ttl(ctx: Context) -> int:
+    """How long a user's write position is kept: past that, every replica still used
+    has applied it (a replica lagging more than the max lag is not used; its lag is
+    checked every second)."""
+    return int(2 * ctx.settings.mysql_replica_max_lag) + 5
+
+
+def read(
+    ctx: Context,
+    work: Callable[[SqlConnection], T],
+    *,
+    viewer: UserRow | None,
+    after: str | None = None,
+) -> T:
+    """``work(conn)`` (read-only; it may run twice) where it sees ``after`` and the
+    viewer's own writes: a fit replica, else the primary."""
+    replicas = ctx.stores.replicas
+    if not replicas:
+        with ctx.stores.sql.connection() as conn:
+            return work(conn)
+    position = after
+    if viewer is not None:
+        try:
+            position = replication.merge(after, positions.written_by(ctx.stores.redis, viewer.id))
+        except StoreUnavailable:  # what did they write? unknown: the primary knows
+            with ctx.stores.sql.connection() as conn:
+                return work(conn)
+    return replicas.read(work, after=position)
+
+
+@contextmanager
+def writing(ctx: Context, *, user_id: int) -> Iterator[None]:
+    """Around a request that writes as ``user_id``: remember where its commits put the
+    primary, so that user's next reads, on any instance, include them. Never raises."""
+    replication.begin_unit()
+    try:
+        yield
+    finally:
+        written = replication.written()
+        if written and ctx.stores.replicas:
+            try:
+                positions.remember_written(
+                    ctx.stores.redis, user_id, written, ttl=written_position_ttl(ctx)
+                )
+            except StoreUnavailable as error:  # their reads go to the primary meanwhile
+                log.warning("write position of user %s not kept: %s", user_id, error)

@@ -1,0 +1,82 @@
+"""Replication positions: merged per domain, kept in Redis, given to the cache's loaders.
+
+The replicas themselves (lag, GTID waits, a hung replica) are proven on real
+MariaDB processes by the topology suite (packages/app/tests/topology/).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from imflask_models import replication
+from imflask_models.mysql.database import SqlDatabase
+from imflask_models.redis import cache, positions
+
+
+def test_a_merged_position_keeps_the_largest_seq_of_each_domain():
+    merged = replication.merge("0-1-42,1-5-7", None, "0-2-40", "", "1-5-9,2-1-1")
+
+    assert merged == "0-1-42,1-5-9,2-1-1"
+    assert replication.merge(None, "") is None
+
+
+def test_a_unit_of_work_notes_only_what_it_wrote_since_it_began():
+    replication.begin_unit()
+    replication.note("0-1-5")
+    replication.note("0-1-3")  # an older commit noted late never moves it back
+    kept = replication.written()
+    seen_elsewhere: list[str | None] = []
+    other = threading.Thread(target=lambda: seen_elsewhere.append(replication.written()))
+    other.start()
+    other.join()
+    replication.begin_unit()
+
+    assert kept == "0-1-5"
+    assert seen_elsewhere == [None]  # per thread: another request's writes are not mine
+    assert replication.written() is None
+
+
+def test_redis_merges_positions_so_racing_writers_never_move_one_back(ctx):
+    store = ctx.stores.redis
+    positions.remember_written(store, 7, "0-1-10", ttl=30)
+    positions.remember_written(store, 7, "0-1-9,1-2-3", ttl=30)  # the slower of two writers
+
+    assert positions.written_by(store, 7) == "0-1-10,1-2-3"
+    assert positions.written_by(store, 8) is None
+    assert 0 < store.client.ttl(positions.written_by_key(store, 7)) <= 30
+
+
+def test_a_bump_records_the_position_behind_it_for_the_next_loader(ctx):
+    store = ctx.stores.redis
+    given: list[str | None] = []
+
+    def load(after: str | None) -> list[str]:
+        given.append(after)
+        return ["page"]
+
+    def read() -> list[str]:
+        return cache.cached_after_writes(
+            store, cache.ARTICLE_LISTS, "page", load, scopes=["every", "tag:a"], ttl=60
+        )
+
+    read()
+    replication.begin_unit()
+    replication.note("0-1-77")
+    cache.invalidate(store, cache.ARTICLE_LISTS, "tag:a")
+    replication.begin_unit()
+    read()
+    read()  # cached under the new generation
+
+    assert given == [None, "0-1-77"]
+
+
+def test_sqlite_never_asks_for_a_gtid(tmp_path):
+    db = SqlDatabase(f"sqlite:///{tmp_path / 'x.sqlite3'}", track_writes=True)
+    replication.begin_unit()
+    with db.connection() as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO t (id) VALUES (1)")
+    db.close()
+
+    assert db.track_writes is False
+    assert replication.written() is None
