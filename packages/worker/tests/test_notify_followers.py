@@ -153,6 +153,26 @@ def test_a_real_worker_delivers_the_notifications(make_app, run_worker, job_queu
     assert jobs.status(ctx.stores.redis, job_queue).failed == 0
 
 
+def test_a_worker_given_a_metrics_folder_that_does_not_exist_yet_makes_it_and_runs_its_jobs(
+    make_app, ctx, author_with_fans, run_worker, job_queue, tmp_path
+):
+    # given an article whose fan-out is queued, and a PROMETHEUS_MULTIPROC_DIR not yet made
+    # (imflask-cluster's workers: every job and every relay pass failed on the first count)
+    author, fans = author_with_fans
+    queued = make_app(jobs_inline=False).extensions["imflask.context"]
+    articles.create_article(queued, author=author, title="t", description="d", body="b", tags=[])
+    folder = tmp_path / "metrics" / "worker1"
+
+    # when a worker runs it
+    worker = run_worker(PROMETHEUS_MULTIPROC_DIR=str(folder))
+
+    # then the followers are notified and the worker's counts are in the folder
+    assert worker.returncode == 0, worker.stderr
+    assert notices(ctx) == len(fans), worker.stderr
+    assert jobs.status(ctx.stores.redis, job_queue).failed == 0
+    assert any(path.name.startswith("counter_") for path in folder.iterdir())
+
+
 def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
     ctx, author_with_fans, run_worker, job_queue
 ):

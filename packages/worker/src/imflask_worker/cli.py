@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 import time
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         parser.exit(2, f"imflask-worker: {error}\n")
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    make_metrics_folder()
     connection = queue_connection(settings)
     if args.burst:
         try:
@@ -92,6 +94,15 @@ def main(argv: list[str] | None = None) -> int:
 
     log.info("worker on queue %s", settings.jobs_queue)
     return supervise(make_worker, stop, burst=args.burst, logging_level=settings.log_level)
+
+
+def make_metrics_folder() -> None:
+    """Make ``PROMETHEUS_MULTIPROC_DIR`` if it is set and missing, as gunicorn.conf.py does
+    for the app: prometheus_client opens a file there on a metric's first count and raises
+    if the folder is missing, which failed every job and every relay pass."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
 
 
 def queue_connection(settings: Settings) -> redis.Redis:
