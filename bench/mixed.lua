@@ -17,7 +17,7 @@ local function now_us()
 end
 
 local KINDS = { "list", "article", "profile", "tags", "favorite", "new-article", "comment" }
-local WEIGHTS = { 40, 30, 10, 10, 7, 2, 1 }  -- per cent
+local WEIGHTS = WEIGHTS or { 40, 30, 10, 10, 7, 2, 1 }  -- per cent; bench/mixed.py may set them
 local BUCKET_US = 10     -- latency histogram resolution
 local BUCKETS = 300000   -- up to 3 s; slower responses count in the last bucket
 local SLOTS = BUCKETS + 3  -- per kind: sent, answered, non-2xx, then the histogram

@@ -14,7 +14,8 @@ measures in one run, each with wrk -t2 -c64 after a warm-up:
 - the read-only article list (``/api/articles?limit=20``, anonymous);
 - the mixed workload (bench/mixed.lua): 90% reads (list 40%, article 30%,
   profile 10%, tags 10%) and 10% writes (favorite or unfavorite 7%, a new
-  article 2%, a comment 1%), each from a random signed-in user of the 200.
+  article 2%, a comment 1%), each from a random signed-in user of the 200;
+- the same reads signed in, without the writes (what the writes cost the reads).
 
 Targets: ``cluster`` runs ``imflask-cluster up`` in a temporary folder (HAProxy,
 3 instances of 2 sync workers, MariaDB primary + replica, Redis + sentinels,
@@ -50,7 +51,7 @@ import pymysql
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench  # noqa: E402 - bench/run.py: the server runner, wrk's latency parsing
+import run as bench  # bench/run.py: the server runner, wrk's latency parsing
 
 ROOT = bench.ROOT
 BIN = bench.BIN
@@ -60,6 +61,7 @@ LIST_PATH = "/api/articles?limit=20"
 LIST_CACHE_KEYS = "cache:article-lists:"  # every miss SETs one such key (cache.cached)
 READ_KINDS = ("list", "article", "profile", "tags")
 WRITE_KINDS = ("favorite", "new-article", "comment")
+READS_ONLY = (40 / 0.9, 30 / 0.9, 10 / 0.9, 10 / 0.9, 0, 0, 0)  # the mix's reads, to 100%
 DRAIN = 2.0  # seconds for a server to finish the requests of a wrk that has stopped
 NEVER_LIMITED = "100000000/60"  # the limiter still runs (its Redis round trip) but never trips
 APP_ENV = {
@@ -124,12 +126,23 @@ class Instance:
         self.redis_port = bench._free_port()
         self.redis_process = subprocess.Popen(
             [
-                "redis-server", "--port", str(self.redis_port), "--bind", HOST,
-                "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-                "--notify-keyspace-events", "E$",
-            ],  # fmt: skip
-            stdout=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--notify-keyspace-events",
+                "E$",
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait_for_port(self.redis_port)
         with pymysql.connect(host=HOST, user="root") as conn, conn.cursor() as cursor:
             cursor.execute(
@@ -212,9 +225,7 @@ class Cluster:
         self.redis_url = self.topology.environment["FLASK_REDIS_URL"]  # the first master
         options = self.topology.state["options"]
         self.instances, self.workers = options["instances"], options["gunicorn_workers"]
-        self.shape = (
-            f"HAProxy -> {self.instances} gunicorn instances x {self.workers} sync workers"
-        )
+        self.shape = f"HAProxy -> {self.instances} gunicorn instances x {self.workers} sync workers"
         return self
 
     @contextlib.contextmanager
@@ -231,8 +242,9 @@ class Cluster:
             instances = []
             for i in range(1, self.instances + 1):
                 port, _ = stack.enter_context(
-                    bench._serve("gunicorn", "hello:app", self.env, self.workers,
-                                 cwd=ROOT / "bench")  # fmt: skip
+                    bench._serve(
+                        "gunicorn", "hello:app", self.env, self.workers, cwd=ROOT / "bench"
+                    )
                 )
                 instances.append(Node(f"hello{i}", "app", str(self.folder), [], port=port))
             folder = self.folder / "hello-haproxy"
@@ -291,26 +303,14 @@ def measure(target, args, run_id: str) -> dict:
         _wrk_plain(url + LIST_PATH, args.warmup, args.connections)
         result["list"] = _wrk_plain(url + LIST_PATH, args.duration, args.connections)
         _say("article list (read-only)", result["list"])
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="mixed-") as script:
-            script.write(mixed_script(fixtures, tokens, run_id))
-            script.flush()
-            _wrk_mixed(url, script.name, args.warmup, args.connections)
-            time.sleep(DRAIN)  # the warm-up's last requests, answered to nobody
-            with SetCounter(target.redis_url) as sets:
-                mixed = _wrk_mixed(url, script.name, args.duration, args.connections)
-        # Every list request sent looks the cache up once, also the few (at most one per
-        # connection) still in the server when wrk stopped: their SETs are counted too.
-        lookups = mixed["kinds"]["list"]["sent"]
-        misses = sets.counts.get(LIST_CACHE_KEYS, 0)
-        mixed["list_cache"] = {
-            "lookups": lookups,
-            "stored_misses": misses,
-            "hit_rate": round(1 - misses / lookups, 4) if lookups else None,
-            "sets_by_family": sets.families,
-        }
-        result["mixed"] = mixed
+        result["mixed"] = _mixed_phase(target, url, mixed_script(fixtures, tokens, run_id), args)
+        _say("mixed", result["mixed"])
+        # The same reads, signed in, without the writes: what the writes cost the reads.
+        script = mixed_script(fixtures, tokens, run_id, weights=READS_ONLY)
+        result["reads_only"] = _mixed_phase(target, url, script, args)
+        _say("signed-in reads, no writes", result["reads_only"])
     hello_rps, list_rps = result["hello"]["rps"], result["list"]["rps"]
-    for phase in ("list", "mixed"):
+    for phase in ("list", "mixed", "reads_only"):
         result[phase]["ratio_to_hello"] = round(result[phase]["rps"] / hello_rps, 3)
     mixed = result["mixed"]
     mixed["ratio_to_list"] = round(mixed["rps"] / list_rps, 3)
@@ -320,6 +320,28 @@ def measure(target, args, run_id: str) -> dict:
         "mixed >= 0.5 x list": mixed["ratio_to_list"] >= 0.5,
         "p99 < 100 ms (reads and writes)": worst_p99 < 100,
         "no non-2xx": failures == 0,
+    }
+    return result
+
+
+def _mixed_phase(target, url: str, script_text: str, args) -> dict:
+    """A warm-up, then the measured run with the list cache's SETs counted."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="mixed-") as script:
+        script.write(script_text)
+        script.flush()
+        _wrk_mixed(url, script.name, args.warmup, args.connections)
+        time.sleep(DRAIN)  # the warm-up's last requests, answered to nobody
+        with SetCounter(target.redis_url) as sets:
+            result = _wrk_mixed(url, script.name, args.duration, args.connections)
+    # Every list request sent looks the cache up once, also the few (at most one per
+    # connection) still in the server when wrk stopped: their SETs are counted too.
+    lookups = result["kinds"]["list"]["sent"]
+    misses = sets.counts.get(LIST_CACHE_KEYS, 0)
+    result["list_cache"] = {
+        "lookups": lookups,
+        "stored_misses": misses,
+        "hit_rate": round(1 - misses / lookups, 4) if lookups else None,
+        "sets_by_family": sets.families,
     }
     return result
 
@@ -337,8 +359,11 @@ report = seeding.seed(ctx, seeding.SeedPlan(users={args.users}, articles={args.a
 took = time.perf_counter() - started
 with ctx.stores.sql.connection() as conn:
     users = conn.all("SELECT id, username FROM users ORDER BY id")
-    slugs = [r["slug"] for r in conn.all("SELECT slug FROM articles ORDER BY created_at DESC, id DESC LIMIT {args.slugs}")]
-    tags = [r["name"] for r in conn.all("SELECT t.name FROM tags t JOIN article_tags a ON a.tag_id = t.id GROUP BY t.name ORDER BY COUNT(*) DESC LIMIT 20")]
+    newest = "SELECT slug FROM articles ORDER BY created_at DESC, id DESC LIMIT {args.slugs}"
+    slugs = [r["slug"] for r in conn.all(newest)]
+    popular = ("SELECT t.name FROM tags t JOIN article_tags a ON a.tag_id = t.id "
+               "GROUP BY t.name ORDER BY COUNT(*) DESC LIMIT 20")
+    tags = [r["name"] for r in conn.all(popular)]
 pool = random.Random(1).sample([u["id"] for u in users], {args.pool})
 # The access tokens a login issues (same claims, the app's secret), without 200 argon2 hashes.
 pool = [tokens.mint_access_token(secret=ctx.settings.secret_key, user_id=i, ttl_seconds=3600)
@@ -362,10 +387,10 @@ def check_signed_in(url: str, tokens: list[str]) -> None:
     """Every token of the pool is accepted by the target (GET /api/user answers 200)."""
 
     def current_user(token: str) -> int:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the target's http:// URL
             url + "/api/user", headers={"Authorization": f"Token {token}"}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - http://
             return response.status
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -375,8 +400,8 @@ def check_signed_in(url: str, tokens: list[str]) -> None:
     print(f"  {len(tokens)} signed-in users, each token accepted", flush=True)
 
 
-def mixed_script(fixtures: dict, tokens: list[str], run_id: str) -> str:
-    """bench/mixed.lua with this run's data in front of it."""
+def mixed_script(fixtures: dict, tokens: list[str], run_id: str, weights=None) -> str:
+    """bench/mixed.lua with this run's data (and other weights, if given) in front of it."""
 
     def table(name: str, values: list[str]) -> str:
         return f"{name} = {{{','.join(_lua_string(v) for v in values)}}}\n"
@@ -389,6 +414,7 @@ def mixed_script(fixtures: dict, tokens: list[str], run_id: str) -> str:
         + table("TAGS", quoted(fixtures["tags"]))
         + table("TAG_JSON", [json.dumps(t) for t in fixtures["tags"]])
         + f"RUN = {_lua_string(run_id)}\n"
+        + (f"WEIGHTS = {{{', '.join(str(w) for w in weights)}}}\n" if weights else "")
     )
     return data + LUA.read_text()
 
@@ -574,6 +600,7 @@ def print_target(name: str, r: dict) -> None:
         ("mixed, all", mixed),
         (f"  reads ({100 * mixed['reads']['share']:.1f}%)", mixed["reads"]),
         (f"  writes ({100 * mixed['writes']['share']:.1f}%)", mixed["writes"]),
+        ("signed-in reads, no writes", r["reads_only"]),
     ]
     for label, row in rows:
         failures = row["non_2xx"] + row.get("errors", 0)
@@ -582,10 +609,11 @@ def print_target(name: str, r: dict) -> None:
     print("mixed, by kind: " + ", ".join(
         f"{kind} {k['answered']} (p50 {k['p50_ms']:.1f}, p99 {k['p99_ms']:.1f} ms)"
         for kind, k in mixed["kinds"].items()))  # fmt: skip
-    cache = mixed["list_cache"]
-    if cache["hit_rate"] is not None:
-        print(f"list cache: {cache['lookups'] - cache['stored_misses']} hits of "
-              f"{cache['lookups']} lookups = {100 * cache['hit_rate']:.1f}%")  # fmt: skip
+    for label, phase in (("mixed", mixed), ("signed-in reads, no writes", r["reads_only"])):
+        cache = phase["list_cache"]
+        if cache["hit_rate"] is not None:
+            print(f"list cache, {label}: {cache['lookups'] - cache['stored_misses']} hits of "
+                  f"{cache['lookups']} lookups = {100 * cache['hit_rate']:.1f}%")  # fmt: skip
     if mixed["unmatched"]:
         print(f"responses not matched to a request: {mixed['unmatched']}")
     for check, ok in r["target"].items():
@@ -619,7 +647,7 @@ def _wait_for_ok(url: str, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http://
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):
