@@ -1,18 +1,32 @@
 """Configuration per environment, read from the environment and ``.env``.
 
 This module must not import Flask: the worker and the CLI read the same
-settings. ``load_settings()`` is the one way to build a ``Settings``; every
-variable it reads is listed in ``VARIABLES`` (and in the README).
+settings. ``load_settings()`` is the one way to build a ``Settings``.
+
+Each setting is declared once, on its ``Settings`` field: the type, and in the
+field's ``Annotated[...]`` the variable it is read from (a ``Var``: name, meaning,
+default or one default per environment, parser that validates it), or a
+``Derived`` builder with the variables it reads. ``load_settings()`` reads those
+declarations; the README's variable table and ``.env.example`` are generated from
+them and a test fails when either drifts::
+
+    uv run python -m imflask_core.config --readme-table   # paste under ## Configuration
+    uv run python -m imflask_core.config --env-example > .env.example
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import secrets
-from collections.abc import Mapping
+import sys
+import textwrap
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, unquote
 
 from imflask_core.errors import ConfigError
@@ -23,94 +37,216 @@ ENVIRONMENTS = ("development", "testing", "production")
 _PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development", "default"}
 _MIN_SECRET_LENGTH = 32
 
-# name -> (default, description). Defaults of None are resolved below.
-VARIABLES: dict[str, tuple[str | None, str]] = {
-    "FLASK_CONFIG": ("development", "development, testing or production"),
-    "FLASK_SECRET_KEY": (
-        None,
-        "signs sessions and tokens; development generates one into instance/secret_key",
-    ),
-    "FLASK_INSTANCE_PATH": ("./instance", "local state: SQLite file, embedded stores, dev secret"),
-    "FLASK_MYSQL_URI": (
-        None,
-        "mysql://user:password@host:3306/db; unset outside production: SQLite file in instance/",
-    ),
-    "FLASK_MONGO_URI": (None, "mongodb://host:27017; unset outside production: embedded server"),
-    "FLASK_MONGO_DB_NAME": ("imflask", "MongoDB database name"),
-    "FLASK_REDIS_URL": (None, "redis://[:password@]host:port/db; wins over the HOST/PORT form"),
-    "FLASK_REDIS_HOST": (None, "Redis host; unset (and no URL) outside production: embedded"),
-    "FLASK_REDIS_PORT": ("6379", "Redis port"),
-    "FLASK_REDIS_PW": (None, "Redis password"),
-    "FLASK_REDIS_DB": ("0", "Redis database number"),
-    "FLASK_REDIS_KEY_PREFIX": ("imflask:", "prefix of every Redis key the app writes"),
-    # Redis Sentinel: the master the sentinels name now, followed through failovers.
-    "FLASK_REDIS_SENTINELS": (
-        None,
-        "comma-separated host:port of the Redis sentinels; with FLASK_REDIS_SENTINEL_MASTER "
-        "(and FLASK_REDIS_PW, FLASK_REDIS_DB) in place of FLASK_REDIS_URL/HOST",
-    ),
-    "FLASK_REDIS_SENTINEL_MASTER": (None, "the service name the sentinels monitor"),
-    "FLASK_STORE_CONNECT_TIMEOUT": ("2", "seconds to wait for a store connection"),
-    "FLASK_STORE_READ_TIMEOUT": ("2", "seconds to wait for a store answer"),
-    "FLASK_SQL_POOL_SIZE": ("8", "idle SQL connections kept per process"),
-    "FLASK_ACCESS_TOKEN_TTL": ("3600", "lifetime of an access token (JWT), seconds"),
-    "FLASK_REFRESH_TOKEN_TTL": ("1209600", "lifetime of a refresh token (cookie), seconds"),
-    "FLASK_MAX_CONTENT_LENGTH": ("1048576", "largest request body, bytes (larger: 413)"),
-    "FLASK_RATE_LIMIT_AUTH": (
-        None,
-        "login/registration attempts per client IP and per account, as COUNT/SECONDS; "
-        "default 10/60 in production, 1000/60 elsewhere",
-    ),
-    "FLASK_RATE_LIMIT_WRITES": (
-        None,
-        "writes per signed-in user, as COUNT/SECONDS; default 60/60 in production, "
-        "10000/60 elsewhere",
-    ),
-    "FLASK_CACHE_TTL": ("300", "seconds a cached article, profile or tag list may live"),
-    "FLASK_PROXY_HOPS": ("0", "reverse proxies in front of the app whose X-Forwarded-For to trust"),
-    "FLASK_CORS_ORIGINS": (
-        None,
-        "comma-separated origins allowed to call the API, or *; "
-        "default * in development and testing, none in production",
-    ),
-    "FLASK_LOG_LEVEL": (None, "DEBUG, INFO, WARNING...; default DEBUG in development, else INFO"),
-    "FLASK_LOG_JSON": (None, "1 for one JSON object per log line; default 1 in production only"),
-    "FLASK_SLOW_REQUEST_MS": ("500", "slower requests log a warning with their store timings"),
-    "FLASK_METRICS_ALLOW": (
-        "127.0.0.1,::1",
-        "client addresses or networks allowed to read /metrics (comma-separated); others get 404",
-    ),
-    "FLASK_JOBS_INLINE": (
-        None,
-        "1 to run background jobs inside the request instead of the RQ queue; "
-        "default 1 in development and testing, 0 in production",
-    ),
-    "FLASK_JOBS_QUEUE": ("imflask", "name of the RQ queue the app fills and the worker empties"),
-    "FLASK_JOB_RETRY_INTERVALS": (
-        "2,10,60",
-        "seconds between a failed job's retries (comma-separated); then RQ's failed registry",
-    ),
-    "FLASK_JOB_ABANDONED_AFTER": (
-        "20",
-        "seconds without a heartbeat after which a started job counts as abandoned "
-        "(its worker died) and is run again; workers also check that often",
-    ),
-    # MySQL read replicas ---------------------------------------------------------
-    "FLASK_MYSQL_REPLICA_URI": (
-        None,
-        "optional read replicas for list and feed queries, comma-separated mysql://... "
-        "(percent-encode a comma in a password); default: the primary",
-    ),
-    "FLASK_MYSQL_REPLICA_MAX_LAG": (
-        "10",
-        "seconds a replica may lag behind the primary and still serve reads",
-    ),
-    # -------------------------------------------------------------------------------
-    "FLASK_AUTO_MIGRATE": (
-        None,
-        "1 to upgrade the schema when the app starts; default 1 in development only",
-    ),
-}
+
+# The declarations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerEnv:
+    """A default that depends on the environment (the text of the variable in each)."""
+
+    development: str
+    testing: str
+    production: str
+
+
+@dataclass(frozen=True)
+class Var:
+    """One environment variable: its name, what it means, its default and its parser.
+
+    ``default`` is the variable's text when it is unset (None: no default, the reader
+    decides; then ``default_doc`` says what happens). ``parse(name, text)`` turns the
+    text into the field's value and raises ``ConfigError`` naming the variable.
+    ``unset`` says which values count as unset: ``"missing"`` (only an absent
+    variable), ``"empty"`` (absent or empty, the usual) or ``"blank"`` (only spaces).
+    """
+
+    name: str
+    meaning: str
+    default: str | PerEnv | None = None
+    parse: Callable[[str, str], Any] | None = None
+    default_doc: str | None = None
+    unset: Literal["missing", "empty", "blank"] = "empty"
+
+    def default_in(self, env: str) -> str | None:
+        if isinstance(self.default, PerEnv):
+            return getattr(self.default, env)
+        return self.default
+
+    def is_unset(self, raw: str | None) -> bool:
+        if raw is None:
+            return True
+        if self.unset == "empty":
+            return raw == ""
+        return self.unset == "blank" and raw.strip() == ""
+
+    def read(self, source: Source) -> Any:
+        text = source.text(self.name)
+        if text is None or self.parse is None:
+            return text
+        return self.parse(self.name, text)
+
+
+class Derived:
+    """A field that ``build(source)`` makes from the variables it ``reads`` (maybe none)."""
+
+    def __init__(self, build: Callable[[Source], Any], *reads: Var):
+        self.build = build
+        self.reads = reads
+
+    def read(self, source: Source) -> Any:
+        return self.build(source)
+
+
+class Source:
+    """The variables of one load (process environment over ``.env``), in one environment."""
+
+    def __init__(self, values: Mapping[str, str], env: str):
+        self.values = values
+        self.env = env
+
+    def raw(self, name: str) -> str | None:
+        """The variable's own text; None when it counts as unset."""
+        value = self.values.get(name)
+        return None if variable(name).is_unset(value) else value
+
+    def text(self, name: str) -> str | None:
+        """The variable's text, or its default in this environment."""
+        raw = self.raw(name)
+        return variable(name).default_in(self.env) if raw is None else raw
+
+    def read(self, name: str) -> Any:
+        """The variable's value, parsed (and validated) by its declaration."""
+        return variable(name).read(self)
+
+    @functools.cached_property
+    def instance_path(self) -> Path:
+        return self.read("FLASK_INSTANCE_PATH")
+
+
+# Parsers: (variable name, text) -> value, or ConfigError naming the variable -------------
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> int | float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+        if value <= 0:
+            raise ConfigError(f"{name}={raw!r} must be greater than 0")
+        return value
+
+    return parse
+
+
+_positive_int = _positive(int)
+_positive_float = _positive(float)
+
+
+def _count(name: str, raw: str) -> int:
+    if not raw.isdigit():
+        raise ConfigError(f"{name}={raw!r} must be a whole number (0 or more)")
+    return int(raw)
+
+
+def _rate_limit(name: str, raw: str) -> RateLimit:
+    try:
+        limit = RateLimit.parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must look like COUNT/SECONDS, e.g. 10/60") from None
+    if limit.count <= 0 or limit.seconds <= 0:
+        raise ConfigError(f"{name}={raw!r} needs a count and seconds above 0")
+    return limit
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _items(name: str, raw: str) -> tuple[str, ...]:
+    return _list(raw)
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+
+
+def _intervals(name: str, raw: str) -> tuple[int, ...]:
+    try:
+        intervals = tuple(int(item) for item in _list(raw))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be whole seconds, e.g. 2,10,60") from None
+    if any(i < 0 for i in intervals):
+        raise ConfigError(f"{name}={raw!r} cannot be negative")
+    return intervals
+
+
+def _flag(name: str, raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _level(name: str, raw: str) -> str:
+    return raw.strip().upper()
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _environment(name: str, raw: str) -> str:
+    env = raw.strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"{name}={env!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return env
+
+
+# Builders of the derived fields (Derived): Source -> value -----------------------
+
+
+def _environment_name(source: Source) -> str:
+    return source.env
+
+
+def _hash_profile(source: Source) -> str:
+    return "fast" if source.env == "testing" else "strong"
+
+
+def _mysql_uri(source: Source) -> str:
+    return source.raw("FLASK_MYSQL_URI") or f"sqlite:///{source.instance_path / 'imflask.sqlite3'}"
+
+
+def _redis_url(source: Source) -> str | None:
+    if source.raw("FLASK_REDIS_SENTINELS"):
+        return _sentinel_target(source).url
+    if source.raw("FLASK_REDIS_SENTINEL_MASTER"):
+        raise ConfigError(
+            "FLASK_REDIS_SENTINEL_MASTER is set but FLASK_REDIS_SENTINELS is not; "
+            "name the sentinels as host:port,host:port"
+        )
+    url = source.raw("FLASK_REDIS_URL")
+    if url:
+        return url
+    host = source.raw("FLASK_REDIS_HOST")
+    if not host:
+        return None
+    password = source.raw("FLASK_REDIS_PW")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    port = source.read("FLASK_REDIS_PORT")
+    db = source.text("FLASK_REDIS_DB")
+    return f"redis://{auth}{host}:{port}/{db}"
+
+
+def _secret_key(source: Source) -> str:
+    secret = source.raw("FLASK_SECRET_KEY")
+    if secret:
+        return secret
+    if source.env == "testing":
+        return secrets.token_urlsafe(48)
+    return _local_secret(source.instance_path / "secret_key")
+
+
+# The settings ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -128,41 +264,324 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the app, the CLI and the worker need to know to start."""
+    """Everything the app, the CLI and the worker need to know to start.
 
-    env: str
-    secret_key: str
-    instance_path: Path
-    mysql_uri: str
-    mongo_uri: str | None  # None: start the embedded MongoDB-wire server
-    mongo_db_name: str
+    Each field declares where it comes from (see the module's docstring); the order
+    of the fields is the order of the README's table and of ``.env.example``.
+    """
+
+    env: Annotated[
+        str,
+        Derived(
+            _environment_name,
+            Var(
+                "FLASK_CONFIG",
+                "`development`, `testing` or `production`",
+                default="development",
+                parse=_environment,
+            ),
+        ),
+    ]
+    secret_key: Annotated[
+        str,
+        Derived(
+            _secret_key,
+            Var(
+                "FLASK_SECRET_KEY",
+                "signs tokens and sessions; production requires 32+ characters",
+                default_doc=(
+                    "development: generated once into `instance/secret_key` (mode 600); "
+                    "testing: random per run"
+                ),
+            ),
+        ),
+    ]
+    instance_path: Annotated[
+        Path,
+        Var(
+            "FLASK_INSTANCE_PATH",
+            "local state: SQLite file, embedded stores' data, development secret",
+            default="./instance",
+            parse=_path,
+        ),
+    ]
+    mysql_uri: Annotated[
+        str,
+        Derived(
+            _mysql_uri,
+            Var(
+                "FLASK_MYSQL_URI",
+                "`mysql://user:password@host:3306/database`; `sqlite:///path` also works "
+                "outside production",
+                default_doc="SQLite file `instance/imflask.sqlite3` (not in production)",
+            ),
+        ),
+    ]
+    # None: start the embedded MongoDB-wire server
+    mongo_uri: Annotated[
+        str | None,
+        Var(
+            "FLASK_MONGO_URI",
+            "`mongodb://host:27017/...`",
+            default_doc="embedded SecantusDB (not in production)",
+        ),
+    ]
+    mongo_db_name: Annotated[
+        str,
+        Var(
+            "FLASK_MONGO_DB_NAME",
+            "MongoDB database name",
+            default="imflask",
+        ),
+    ]
     # redis:// (one server) or redis+sentinel:// (see SentinelTarget); None: embedded Redis.
-    redis_url: str | None
-    redis_key_prefix: str
-    store_connect_timeout: float
-    store_read_timeout: float
-    sql_pool_size: int
-    access_token_ttl: int
-    refresh_token_ttl: int
-    max_content_length: int
-    rate_limit_auth: RateLimit
-    rate_limit_writes: RateLimit
-    cache_ttl: int
-    proxy_hops: int
-    cors_origins: tuple[str, ...]
-    log_level: str
-    log_json: bool
-    slow_request_ms: int
-    metrics_allow: tuple[str, ...]
-    jobs_inline: bool
-    jobs_queue: str
-    job_retry_intervals: tuple[int, ...]
-    job_abandoned_after: int
-    mysql_replica_uri: str | None  # one or more replicas, comma-separated
-    auto_migrate: bool
-    mysql_replica_max_lag: float = 10.0
+    redis_url: Annotated[
+        str | None,
+        Derived(
+            _redis_url,
+            Var(
+                "FLASK_REDIS_URL",
+                "`redis://[:password@]host:port/db`; wins over `FLASK_REDIS_HOST`, "
+                "`FLASK_REDIS_PORT`, `FLASK_REDIS_PW` and `FLASK_REDIS_DB`",
+            ),
+            Var(
+                "FLASK_REDIS_HOST",
+                "Redis host",
+                default_doc="embedded redis-server (not in production)",
+            ),
+            Var("FLASK_REDIS_PORT", "Redis port", default="6379", parse=_positive_int),
+            Var("FLASK_REDIS_PW", "Redis password"),
+            Var("FLASK_REDIS_DB", "Redis database number", default="0"),
+            Var(
+                "FLASK_REDIS_SENTINELS",
+                "`host:port,host:port` of Redis sentinels, in place of `FLASK_REDIS_URL`/"
+                "`FLASK_REDIS_HOST`: every client (cache, rate limits, tokens, queue, workers) "
+                "uses the master they name and follows a failover without a restart; "
+                "`FLASK_REDIS_PW` and `FLASK_REDIS_DB` apply to the master. See docs/deploy.md",
+            ),
+            Var(
+                "FLASK_REDIS_SENTINEL_MASTER",
+                "the service name the sentinels monitor (`sentinel monitor NAME ...`); "
+                "required with `FLASK_REDIS_SENTINELS`",
+            ),
+        ),
+    ]
+    redis_key_prefix: Annotated[
+        str,
+        Var(
+            "FLASK_REDIS_KEY_PREFIX",
+            "prefix of every key the app writes",
+            default="imflask:",
+        ),
+    ]
+    store_connect_timeout: Annotated[
+        float,
+        Var(
+            "FLASK_STORE_CONNECT_TIMEOUT",
+            "seconds to wait for a connection to any store",
+            default="2",
+            parse=_positive_float,
+        ),
+    ]
+    store_read_timeout: Annotated[
+        float,
+        Var(
+            "FLASK_STORE_READ_TIMEOUT",
+            "seconds to wait for a store's answer",
+            default="2",
+            parse=_positive_float,
+        ),
+    ]
+    sql_pool_size: Annotated[
+        int,
+        Var(
+            "FLASK_SQL_POOL_SIZE",
+            "idle SQL connections kept per process",
+            default="8",
+            parse=_positive_int,
+        ),
+    ]
+    access_token_ttl: Annotated[
+        int,
+        Var(
+            "FLASK_ACCESS_TOKEN_TTL",
+            "access token (JWT) lifetime, seconds",
+            default="3600",
+            parse=_positive_int,
+        ),
+    ]
+    refresh_token_ttl: Annotated[
+        int,
+        Var(
+            "FLASK_REFRESH_TOKEN_TTL",
+            "refresh token (cookie) lifetime, seconds (14 days)",
+            default="1209600",
+            parse=_positive_int,
+        ),
+    ]
+    max_content_length: Annotated[
+        int,
+        Var(
+            "FLASK_MAX_CONTENT_LENGTH",
+            "largest request body in bytes; larger gets 413",
+            default="1048576",
+            parse=_positive_int,
+        ),
+    ]
+    rate_limit_auth: Annotated[
+        RateLimit,
+        Var(
+            "FLASK_RATE_LIMIT_AUTH",
+            "logins and registrations per client address and per account, `COUNT/SECONDS`",
+            default=PerEnv(development="1000/60", testing="1000/60", production="10/60"),
+            parse=_rate_limit,
+        ),
+    ]
+    rate_limit_writes: Annotated[
+        RateLimit,
+        Var(
+            "FLASK_RATE_LIMIT_WRITES",
+            "writes per signed-in user, `COUNT/SECONDS`",
+            default=PerEnv(development="10000/60", testing="10000/60", production="60/60"),
+            parse=_rate_limit,
+        ),
+    ]
+    cache_ttl: Annotated[
+        int,
+        Var(
+            "FLASK_CACHE_TTL",
+            "seconds a cached article, profile or tag list may live",
+            default="300",
+            parse=_positive_int,
+        ),
+    ]
+    proxy_hops: Annotated[
+        int,
+        Var(
+            "FLASK_PROXY_HOPS",
+            "reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` to trust",
+            default="0",
+            parse=_count,
+        ),
+    ]
+    # Empty means no origin at all: only an unset variable takes the default.
+    cors_origins: Annotated[
+        tuple[str, ...],
+        Var(
+            "FLASK_CORS_ORIGINS",
+            "comma-separated origins allowed to call the API, or `*` (explicit origins also "
+            "get `Allow-Credentials`)",
+            default=PerEnv(development="*", testing="*", production=""),
+            parse=_origins,
+            unset="missing",
+        ),
+    ]
+    log_level: Annotated[
+        str,
+        Var(
+            "FLASK_LOG_LEVEL",
+            "level of IMFlask's own log lines (`DEBUG`, `INFO`, `WARNING`...)",
+            default=PerEnv(development="DEBUG", testing="INFO", production="INFO"),
+            parse=_level,
+        ),
+    ]
+    log_json: Annotated[
+        bool,
+        Var(
+            "FLASK_LOG_JSON",
+            "`1` for one JSON object per log line (time, level, message, request_id, method, "
+            "path, status, duration_ms, user_id)",
+            default=PerEnv(development="0", testing="0", production="1"),
+            parse=_flag,
+            unset="blank",
+        ),
+    ]
+    slow_request_ms: Annotated[
+        int,
+        Var(
+            "FLASK_SLOW_REQUEST_MS",
+            "a slower request logs a warning with its calls and time per store",
+            default="500",
+            parse=_positive_int,
+        ),
+    ]
+    metrics_allow: Annotated[
+        tuple[str, ...],
+        Var(
+            "FLASK_METRICS_ALLOW",
+            "addresses or networks that may read `/metrics` (comma-separated); others get 404",
+            default="127.0.0.1,::1",
+            parse=_items,
+        ),
+    ]
+    jobs_inline: Annotated[
+        bool,
+        Var(
+            "FLASK_JOBS_INLINE",
+            "`1` to run background jobs inside the request instead of the RQ queue",
+            default=PerEnv(development="1", testing="1", production="0"),
+            parse=_flag,
+            unset="blank",
+        ),
+    ]
+    jobs_queue: Annotated[
+        str,
+        Var(
+            "FLASK_JOBS_QUEUE",
+            "the RQ queue's name (the app fills it, the worker empties it)",
+            default="imflask",
+        ),
+    ]
+    job_retry_intervals: Annotated[
+        tuple[int, ...],
+        Var(
+            "FLASK_JOB_RETRY_INTERVALS",
+            "seconds between a failed job's retries (comma-separated); then the failed registry",
+            default="2,10,60",
+            parse=_intervals,
+        ),
+    ]
+    job_abandoned_after: Annotated[
+        int,
+        Var(
+            "FLASK_JOB_ABANDONED_AFTER",
+            "seconds without a heartbeat after which a started job counts as abandoned and runs "
+            "again; workers check every half of it",
+            default="20",
+            parse=_positive_int,
+        ),
+    ]
+    # One or more replicas, comma-separated (see mysql_replica_uris).
+    mysql_replica_uri: Annotated[
+        str | None,
+        Var(
+            "FLASK_MYSQL_REPLICA_URI",
+            "read replicas for article lists, the feed and their counts, comma-separated "
+            "`mysql://...` (percent-encode a comma in a password; docs/deploy.md)",
+            default_doc="none: the primary serves every read",
+        ),
+    ]
+    mysql_replica_max_lag: Annotated[
+        float,
+        Var(
+            "FLASK_MYSQL_REPLICA_MAX_LAG",
+            "seconds a replica may lag and still serve reads; more, and it is skipped",
+            default="10",
+            parse=_positive_float,
+        ),
+    ]
+    auto_migrate: Annotated[
+        bool,
+        Var(
+            "FLASK_AUTO_MIGRATE",
+            "`1` to apply migrations and indexes when the app starts",
+            default=PerEnv(development="1", testing="0", production="0"),
+            parse=_flag,
+            unset="blank",
+        ),
+    ]
     # "strong" uses argon2's recommended parameters; "fast" is for tests only.
-    hash_profile: str = "strong"
+    hash_profile: Annotated[str, Derived(_hash_profile)]
 
     @property
     def is_production(self) -> bool:
@@ -182,6 +601,80 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+# Variables read by other programs (gunicorn.conf.py, prometheus_client), not by
+# load_settings(): in the README's table, not in .env.example (they do not read .env).
+OTHER_VARIABLES = (
+    Var(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "where worker processes share metrics (set it for `imflask-worker` too to count its "
+        "jobs; either makes the folder if it is missing)",
+        default_doc="set by `gunicorn.conf.py`",
+    ),
+    Var(
+        "GUNICORN_BIND",
+        "address gunicorn listens on (read by `gunicorn.conf.py`)",
+        default="0.0.0.0:8000",
+    ),
+    Var(
+        "GUNICORN_WORKERS",
+        "gunicorn worker processes (read by `gunicorn.conf.py`)",
+        default_doc="2 x CPUs + 1",
+    ),
+    Var(
+        "GUNICORN_TIMEOUT",
+        "seconds a gunicorn worker may spend on a request before it is replaced "
+        "(read by `gunicorn.conf.py`)",
+        default="30",
+    ),
+)
+
+
+@functools.cache
+def declarations() -> Mapping[str, Var | Derived]:
+    """Each ``Settings`` field's declaration, in field order."""
+    hints = typing.get_type_hints(Settings, include_extras=True)
+    found: dict[str, Var | Derived] = {}
+    for field in dataclasses.fields(Settings):
+        specs = [
+            m
+            for m in getattr(hints[field.name], "__metadata__", ())
+            if isinstance(m, Var | Derived)
+        ]
+        if len(specs) != 1:
+            raise TypeError(f"Settings.{field.name} needs one Var or Derived in Annotated[...]")
+        found[field.name] = specs[0]
+    return found
+
+
+@functools.cache
+def variables() -> tuple[Var, ...]:
+    """Every variable ``load_settings()`` reads, in the order of the README's table."""
+    found: list[Var] = []
+    for spec in declarations().values():
+        found.extend(spec.reads if isinstance(spec, Derived) else (spec,))
+    names = [v.name for v in (*found, *OTHER_VARIABLES)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise TypeError(f"declared more than once: {', '.join(twice)}")
+    return tuple(found)
+
+
+def variable(name: str) -> Var:
+    """The declaration of one variable ``load_settings()`` reads."""
+    try:
+        return _by_name()[name]
+    except KeyError:
+        raise KeyError(f"{name} is not declared on a Settings field") from None
+
+
+@functools.cache
+def _by_name() -> dict[str, Var]:
+    return {v.name: v for v in variables()}
+
+
+# Loading ---------------------------------------------------------------------------
+
+
 def load_settings(
     config_name: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -192,53 +685,17 @@ def load_settings(
     Process variables win over ``.env``. Production refuses to start when a
     secret or a store is left on its development default.
     """
-    env = _read_environment(environ, dotenv_path)
-    name = (config_name or env.get("FLASK_CONFIG") or "development").strip().lower()
-    if name not in ENVIRONMENTS:
-        raise ConfigError(f"FLASK_CONFIG={name!r} is not one of {', '.join(ENVIRONMENTS)}")
-    if name == "production":
-        _refuse_production_defaults(env)
-
-    instance_path = Path(_get(env, "FLASK_INSTANCE_PATH")).resolve()
-    return Settings(
-        env=name,
-        secret_key=_secret_key(env, name, instance_path),
-        instance_path=instance_path,
-        mysql_uri=env.get("FLASK_MYSQL_URI") or f"sqlite:///{instance_path / 'imflask.sqlite3'}",
-        mongo_uri=env.get("FLASK_MONGO_URI") or None,
-        mongo_db_name=_get(env, "FLASK_MONGO_DB_NAME"),
-        redis_url=_redis_url(env),
-        redis_key_prefix=_get(env, "FLASK_REDIS_KEY_PREFIX"),
-        store_connect_timeout=_number(env, "FLASK_STORE_CONNECT_TIMEOUT", float),
-        store_read_timeout=_number(env, "FLASK_STORE_READ_TIMEOUT", float),
-        sql_pool_size=_number(env, "FLASK_SQL_POOL_SIZE", int),
-        access_token_ttl=_number(env, "FLASK_ACCESS_TOKEN_TTL", int),
-        refresh_token_ttl=_number(env, "FLASK_REFRESH_TOKEN_TTL", int),
-        max_content_length=_number(env, "FLASK_MAX_CONTENT_LENGTH", int),
-        rate_limit_auth=_rate_limit(
-            env, "FLASK_RATE_LIMIT_AUTH", "10/60" if name == "production" else "1000/60"
-        ),
-        rate_limit_writes=_rate_limit(
-            env, "FLASK_RATE_LIMIT_WRITES", "60/60" if name == "production" else "10000/60"
-        ),
-        cache_ttl=_number(env, "FLASK_CACHE_TTL", int),
-        proxy_hops=_count(env, "FLASK_PROXY_HOPS"),
-        cors_origins=_cors_origins(env, name),
-        log_level=(env.get("FLASK_LOG_LEVEL") or ("DEBUG" if name == "development" else "INFO"))
-        .strip()
-        .upper(),
-        log_json=_flag(env.get("FLASK_LOG_JSON"), default=name == "production"),
-        slow_request_ms=_number(env, "FLASK_SLOW_REQUEST_MS", int),
-        metrics_allow=_list(_get(env, "FLASK_METRICS_ALLOW")),
-        jobs_inline=_flag(env.get("FLASK_JOBS_INLINE"), default=name != "production"),
-        jobs_queue=_get(env, "FLASK_JOBS_QUEUE"),
-        job_retry_intervals=_intervals(env),
-        job_abandoned_after=_number(env, "FLASK_JOB_ABANDONED_AFTER", int),
-        mysql_replica_uri=env.get("FLASK_MYSQL_REPLICA_URI") or None,
-        auto_migrate=_flag(env.get("FLASK_AUTO_MIGRATE"), default=name == "development"),
-        mysql_replica_max_lag=_number(env, "FLASK_MYSQL_REPLICA_MAX_LAG", float),
-        hash_profile="fast" if name == "testing" else "strong",
+    values = _read_environment(environ, dotenv_path)
+    config = variable("FLASK_CONFIG")
+    name = _environment(
+        config.name, config_name or Source(values, "development").text(config.name) or ""
     )
+    if name == "production":
+        _refuse_production_defaults(values)
+    source = Source(values, name)
+    # Any: each declaration's parser returns its own field's type.
+    fields: dict[str, Any] = {field: spec.read(source) for field, spec in declarations().items()}
+    return Settings(**fields)
 
 
 def _read_environment(
@@ -251,87 +708,6 @@ def _read_environment(
         values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     values.update(os.environ if environ is None else environ)
     return values
-
-
-def _get(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name)
-    if value is None or value == "":
-        default = VARIABLES[name][0]
-        assert default is not None, name
-        return default
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
-    raw = _get(env, name)
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be greater than 0")
-    return value
-
-
-def _count(env: Mapping[str, str], name: str) -> int:
-    raw = _get(env, name)
-    if not raw.isdigit():
-        raise ConfigError(f"{name}={raw!r} must be a whole number (0 or more)")
-    return int(raw)
-
-
-def _rate_limit(env: Mapping[str, str], name: str, default: str) -> RateLimit:
-    raw = env.get(name) or default
-    try:
-        limit = RateLimit.parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} must look like COUNT/SECONDS, e.g. 10/60") from None
-    if limit.count <= 0 or limit.seconds <= 0:
-        raise ConfigError(f"{name}={raw!r} needs a count and seconds above 0")
-    return limit
-
-
-def _list(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _intervals(env: Mapping[str, str]) -> tuple[int, ...]:
-    raw = _get(env, "FLASK_JOB_RETRY_INTERVALS")
-    try:
-        intervals = tuple(int(item) for item in _list(raw))
-    except ValueError:
-        raise ConfigError(
-            f"FLASK_JOB_RETRY_INTERVALS={raw!r} must be whole seconds, e.g. 2,10,60"
-        ) from None
-    if any(i < 0 for i in intervals):
-        raise ConfigError(f"FLASK_JOB_RETRY_INTERVALS={raw!r} cannot be negative")
-    return intervals
-
-
-def _flag(raw: str | None, *, default: bool) -> bool:
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _redis_url(env: Mapping[str, str]) -> str | None:
-    if env.get("FLASK_REDIS_SENTINELS"):
-        return _sentinel_target(env).url
-    if env.get("FLASK_REDIS_SENTINEL_MASTER"):
-        raise ConfigError(
-            "FLASK_REDIS_SENTINEL_MASTER is set but FLASK_REDIS_SENTINELS is not; "
-            "name the sentinels as host:port,host:port"
-        )
-    if env.get("FLASK_REDIS_URL"):
-        return env["FLASK_REDIS_URL"]
-    host = env.get("FLASK_REDIS_HOST")
-    if not host:
-        return None
-    password = env.get("FLASK_REDIS_PW")
-    auth = f":{quote(password, safe='')}@" if password else ""
-    port = _number(env, "FLASK_REDIS_PORT", int)
-    db = _get(env, "FLASK_REDIS_DB")
-    return f"redis://{auth}{host}:{port}/{db}"
 
 
 # Redis Sentinel ---------------------------------------------------------------------
@@ -373,25 +749,27 @@ class SentinelTarget:
         )
 
 
-def _sentinel_target(env: Mapping[str, str]) -> SentinelTarget:
-    if env.get("FLASK_REDIS_URL"):
+def _sentinel_target(source: Source) -> SentinelTarget:
+    if source.raw("FLASK_REDIS_URL"):
         raise ConfigError(
             "FLASK_REDIS_URL and FLASK_REDIS_SENTINELS are both set; "
             "keep one (the sentinels find the master themselves)"
         )
-    service = (env.get("FLASK_REDIS_SENTINEL_MASTER") or "").strip()
+    service = (source.raw("FLASK_REDIS_SENTINEL_MASTER") or "").strip()
     if not service:
         raise ConfigError(
             "FLASK_REDIS_SENTINEL_MASTER is not set; FLASK_REDIS_SENTINELS needs the "
             "service name the sentinels monitor (their `sentinel monitor <name> ...`)"
         )
-    db = _get(env, "FLASK_REDIS_DB")
+    db = source.text("FLASK_REDIS_DB") or ""
     if not db.isdigit():
         raise ConfigError(f"FLASK_REDIS_DB={db!r} must be a whole number (0 or more)")
     return SentinelTarget(
-        sentinels=_sentinel_addresses(env["FLASK_REDIS_SENTINELS"], "FLASK_REDIS_SENTINELS"),
+        sentinels=_sentinel_addresses(
+            source.raw("FLASK_REDIS_SENTINELS") or "", "FLASK_REDIS_SENTINELS"
+        ),
         service=service,
-        password=env.get("FLASK_REDIS_PW") or None,
+        password=source.raw("FLASK_REDIS_PW") or None,
         db=int(db),
     )
 
@@ -406,21 +784,6 @@ def _sentinel_addresses(raw: str, name: str) -> tuple[tuple[str, int], ...]:
     if not addresses:
         raise ConfigError(f"{name}={raw!r} names no sentinel; give host:port,host:port")
     return tuple(addresses)
-
-
-def _cors_origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = env.get("FLASK_CORS_ORIGINS")
-    if raw is None:
-        raw = "" if name == "production" else "*"
-    return tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
-
-
-def _secret_key(env: Mapping[str, str], name: str, instance_path: Path) -> str:
-    if env.get("FLASK_SECRET_KEY"):
-        return env["FLASK_SECRET_KEY"]
-    if name == "testing":
-        return secrets.token_urlsafe(48)
-    return _local_secret(instance_path / "secret_key")
 
 
 def _local_secret(path: Path) -> str:
@@ -460,3 +823,82 @@ def _refuse_production_defaults(env: Mapping[str, str]) -> None:
         raise ConfigError(
             "production refuses to start on development defaults:\n  - " + "\n  - ".join(problems)
         )
+
+
+# The README's table and .env.example, generated from the declarations ----------------
+
+
+def default_doc(var: Var) -> str:
+    """The README's default cell: the text, one per environment, or what happens."""
+    if var.default_doc is not None:
+        return var.default_doc
+    if var.default is None:
+        return _NO_DEFAULT
+    if isinstance(var.default, str):
+        return _code(var.default)
+    groups: dict[str, list[str]] = {}
+    for env in ENVIRONMENTS:
+        groups.setdefault(getattr(var.default, env), []).append(env)
+    return ", ".join(f"{_code(text)} in {' and '.join(envs)}" for text, envs in groups.items())
+
+
+_NO_DEFAULT = "\N{EN DASH}"
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if text else "none"
+
+
+def readme_rows() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) of each row of the README's table, in order."""
+    return [(v.name, default_doc(v), v.meaning) for v in (*variables(), *OTHER_VARIABLES)]
+
+
+def readme_table() -> str:
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{name}` | {default} | {meaning} |" for name, default, meaning in readme_rows()]
+    return "\n".join(lines) + "\n"
+
+
+def env_example() -> str:
+    """``.env.example``: every variable, commented out on its default."""
+    lines = [
+        "# IMFlask's settings (the README's Configuration table). Copy to .env and",
+        "# uncomment what you change; process variables win over .env.",
+        "# Generated: uv run python -m imflask_core.config --env-example > .env.example",
+    ]
+    for var in variables():
+        literal = var.default if isinstance(var.default, str) else None
+        notes = [var.meaning]
+        if literal is None and default_doc(var) != _NO_DEFAULT:
+            notes.append(f"default: {default_doc(var)}")
+        lines.append("")
+        for note in notes:
+            lines += textwrap.wrap(_plain(note), 96, initial_indent="# ", subsequent_indent="# ")
+        lines.append(f"# {var.name}={literal or ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(text: str) -> str:
+    return text.replace("`", "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m imflask_core.config",
+        description="Print what is generated from the settings' declarations.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--env-example", action="store_true", help="the .env.example file")
+    what.add_argument(
+        "--readme-table", action="store_true", help="the README's variable table (Markdown)"
+    )
+    args = parser.parse_args(argv)
+    sys.stdout.write(env_example() if args.env_example else readme_table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
