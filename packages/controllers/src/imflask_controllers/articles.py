@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from imflask_controllers import effects, lists, profiles, reads, slugs
+from imflask_controllers import caches, effects, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
@@ -22,7 +22,6 @@ from imflask_models.mysql import viewer as reader
 from imflask_models.mysql.articles import ArticleFilters, ArticleRow, ListedArticle
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
-from imflask_models.redis import cache
 
 SLUG_ATTEMPTS = 6
 T = TypeVar("T")
@@ -125,13 +124,11 @@ def _page(
             page["flags"] = {"favorited": sorted(liked), "following": sorted(followed)}
         return page
 
-    page = cache.cached_after_writes(
-        ctx.stores.redis,
-        cache.ARTICLE_LISTS,
-        cache.identity(**identity, limit=limit, offset=offset),
+    page = lists.cached_page(
+        ctx,
+        {**identity, "limit": limit, "offset": offset},
+        scopes,
         lambda after: reads.read(ctx, load_page, viewer=viewer, after=after),
-        scopes=scopes,
-        ttl=ctx.settings.cache_ttl,
     )
     counts = _favorites_counts(ctx, [row["id"] for row in page["rows"]], viewer)
     if "flags" in page:
@@ -153,9 +150,7 @@ def _favorites_counts(ctx: Context, ids: list[int], viewer: UserRow | None) -> d
             ctx, lambda conn: favorites.favorite_counts(conn, missing), viewer=viewer, after=after
         )
 
-    return cache.cached_many(
-        ctx.stores.redis, cache.FAVORITES_COUNT, ids, load, ttl=ctx.settings.cache_ttl
-    )
+    return lists.cached_favorites_counts(ctx, ids, load)
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -298,7 +293,7 @@ def _public_article(ctx: Context, slug: str) -> dict:
             row = articles_table.article_by_slug(conn, slug)
             return None if row is None else _load_public(conn, row)
 
-    public = cache.cached(ctx.stores.redis, cache.ARTICLE, slug, load, ttl=ctx.settings.cache_ttl)
+    public = caches.article(ctx, slug, load)
     if public is None:
         raise NotFound("article")
     return public
@@ -406,7 +401,7 @@ def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
         "tags": tags,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
-        # no favorites count: each is cached apart (cache.FAVORITES_COUNT, see lists.py)
+        # no favorites count: each is cached apart (see lists.py)
         "author": {
             "id": row.author_id,
             "username": row.author_username,

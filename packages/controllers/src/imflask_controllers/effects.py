@@ -22,11 +22,10 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Concatenate, ParamSpec
 
-from imflask_controllers import background, lists, tags
+from imflask_controllers import background, caches, lists
 from imflask_controllers.background import PendingJob
 from imflask_controllers.context import Context
 from imflask_models.mysql.database import SqlConnection
-from imflask_models.redis import cache
 
 P = ParamSpec("P")
 Jobs = Sequence[PendingJob]
@@ -53,11 +52,9 @@ def _after_commit(
 
 
 @_after_commit
-def article_published(
-    ctx: Context, *, author_name: str, tags: Iterable[str], jobs: Jobs
-) -> None:
+def article_published(ctx: Context, *, author_name: str, tags: Iterable[str], jobs: Jobs) -> None:
     """A new article (``jobs`` from ``record_article_published``)."""
-    _forget_popular_tags(ctx)
+    caches.forget_popular_tags(ctx)
     lists.article_published(ctx, author_name=author_name, tags=tags)
     _dispatch(ctx, jobs)
 
@@ -65,17 +62,17 @@ def article_published(
 @_after_commit
 def article_changed(ctx: Context, *, slugs: Iterable[str], tags_changed: bool) -> None:
     """An article's fields changed (``slugs``: its old and new slug)."""
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
+    caches.forget_articles(ctx, *slugs)
     lists.everything_changed(ctx)  # a list shows the title, description, tags and slug
     if tags_changed:
-        _forget_popular_tags(ctx)
+        caches.forget_popular_tags(ctx)
 
 
 @_after_commit
 def article_deleted(ctx: Context, *, slug: str, jobs: Jobs) -> None:
     """An article is gone (``jobs`` from ``record_article_deleted``)."""
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-    _forget_popular_tags(ctx)
+    caches.forget_articles(ctx, slug)
+    caches.forget_popular_tags(ctx)
     lists.everything_changed(ctx)
     _dispatch(ctx, jobs)
 
@@ -85,7 +82,7 @@ def favorites_changed(
     ctx: Context, *, slug: str, article_id: int, username: str, user_id: int
 ) -> None:
     """A user favorited or unfavorited an article."""
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)  # it shows the count
+    caches.forget_articles(ctx, slug)  # it shows the count
     lists.favorite_changed(ctx, username=username, user_id=user_id, article_id=article_id)
 
 
@@ -99,15 +96,15 @@ def follows_changed(ctx: Context, *, follower_id: int) -> None:
 def user_changed(ctx: Context, *, usernames: Iterable[str], slugs: Iterable[str]) -> None:
     """A user's profile changed: under its old and new names, and on their articles
     (``slugs``, read in the change's transaction), which show it."""
-    cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
+    caches.forget_profiles(ctx, *usernames)
+    caches.forget_articles(ctx, *slugs)
     lists.everything_changed(ctx)  # lists show the author
 
 
 @_after_commit
 def data_seeded(ctx: Context) -> None:
     """Rows were inserted in bulk (``seeding``): tags and every list may show them."""
-    _forget_popular_tags(ctx)
+    caches.forget_popular_tags(ctx)
     lists.everything_changed(ctx)
 
 
@@ -159,10 +156,6 @@ def record_followers_batched(
         )
         for batch in batches
     ]
-
-
-def _forget_popular_tags(ctx: Context) -> None:
-    cache.invalidate(ctx.stores.redis, cache.TAGS, tags.POPULAR)
 
 
 def _dispatch(ctx: Context, jobs: Jobs) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from imflask_controllers import effects
+from imflask_controllers import caches, effects
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
-from imflask_models.redis import cache
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def public_profile_by_username(ctx: Context, username: str) -> dict | None:
             user = users_table.user_by_username(conn, username)
         return None if user is None else public(user)
 
-    return cache.cached(ctx.stores.redis, cache.PROFILE, username, load, ttl=ctx.settings.cache_ttl)
+    return caches.profile(ctx, username, load)
 
 
 def profiles_of(
