@@ -82,12 +82,12 @@ def _environment(store: str, run_id: str, workdir: Path) -> dict[str, str]:
 
 def _time_empty_jobs(ctx, count: int, workers: int) -> None:
     """Jobs whose work is one indexed Mongo delete of nothing: the per-job overhead."""
-    from imflask_controllers import articles
+    from imflask_controllers import effects
     from imflask_models.redis import jobs
 
     for _ in range(count):
         jobs.enqueue(
-            ctx.stores.redis, ctx.settings.jobs_queue, articles.DELETE_COMMENTS_JOB,
+            ctx.stores.redis, ctx.settings.jobs_queue, effects.DELETE_COMMENTS_JOB,
             retry_intervals=(), request_id="bench", article_id=0,
         )  # fmt: skip
     wall, busy, done = _run_workers(ctx, workers)

@@ -31,7 +31,8 @@ from rq.worker import Worker
 
 from imflask_cluster import Cluster
 from imflask_controllers.context import Context
-from imflask_controllers.notifications import FAN_OUT_BATCH, NOTIFY_FOLLOWER_BATCH_JOB
+from imflask_controllers.effects import NOTIFY_FOLLOWER_BATCH_JOB
+from imflask_controllers.notifications import FAN_OUT_BATCH
 from imflask_core.config import load_settings
 from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import articles as articles_table

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from imflask_controllers import articles, notifications, users
+from imflask_controllers import articles, effects, notifications, users
 from imflask_models.mongo import notifications as inbox
 from imflask_models.redis import jobs
 
@@ -96,13 +96,13 @@ def test_two_thousand_followers_are_notified_once_in_separate_batch_jobs(
     batch_jobs = [
         job
         for job in jobs.queue(ctx.stores.redis, job_queue).get_jobs()
-        if job.func_name == notifications.NOTIFY_FOLLOWER_BATCH_JOB
+        if job.func_name == effects.NOTIFY_FOLLOWER_BATCH_JOB
     ]
     assert batches == 4
     assert sorted(len(job.kwargs["follower_ids"]) for job in batch_jobs) == [500] * 4
     # ...one batch is queued a second time (a retry, a relay sending twice)
     jobs.enqueue(
-        ctx.stores.redis, job_queue, notifications.NOTIFY_FOLLOWER_BATCH_JOB,
+        ctx.stores.redis, job_queue, effects.NOTIFY_FOLLOWER_BATCH_JOB,
         retry_intervals=(), request_id="twice", **batch_jobs[0].kwargs,
     )  # fmt: skip
     worker = run_worker()
@@ -186,7 +186,7 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
     jobs.enqueue(
         ctx.stores.redis,
         job_queue,
-        notifications.NOTIFY_FOLLOWERS_JOB,
+        effects.NOTIFY_FOLLOWERS_JOB,
         retry_intervals=(0, 0),
         request_id="retry-me",
         article_id=article_id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from imflask_controllers import background, lists, notifications, profiles, reads, slugs
+from imflask_controllers import caches, effects, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
@@ -22,10 +22,8 @@ from imflask_models.mysql import viewer as reader
 from imflask_models.mysql.articles import ArticleFilters, ArticleRow, ListedArticle
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
-from imflask_models.redis import cache
 
 SLUG_ATTEMPTS = 6
-DELETE_COMMENTS_JOB = "imflask_worker.jobs.delete_comments_of_article"
 T = TypeVar("T")
 
 
@@ -126,13 +124,11 @@ def _page(
             page["flags"] = {"favorited": sorted(liked), "following": sorted(followed)}
         return page
 
-    page = cache.cached_after_writes(
-        ctx.stores.redis,
-        cache.ARTICLE_LISTS,
-        cache.identity(**identity, limit=limit, offset=offset),
+    page = lists.cached_page(
+        ctx,
+        {**identity, "limit": limit, "offset": offset},
+        scopes,
         lambda after: reads.read(ctx, load_page, viewer=viewer, after=after),
-        scopes=scopes,
-        ttl=ctx.settings.cache_ttl,
     )
     counts = _favorites_counts(ctx, [row["id"] for row in page["rows"]], viewer)
     if "flags" in page:
@@ -154,9 +150,7 @@ def _favorites_counts(ctx: Context, ids: list[int], viewer: UserRow | None) -> d
             ctx, lambda conn: favorites.favorite_counts(conn, missing), viewer=viewer, after=after
         )
 
-    return cache.cached_many(
-        ctx.stores.redis, cache.FAVORITES_COUNT, ids, load, ttl=ctx.settings.cache_ttl
-    )
+    return lists.cached_favorites_counts(ctx, ids, load)
 
 
 def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
@@ -173,8 +167,8 @@ def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
 
 # Writes answer from what they wrote, read inside their transaction: once it has
 # committed, nothing else can fail the request (a client that saw a 503 after a
-# commit would retry and write twice). What follows the commit (cache, jobs) never
-# raises.
+# commit would retry and write twice). What follows the commit is ``effects``'s, and
+# never raises.
 
 
 def create_article(
@@ -183,7 +177,7 @@ def create_article(
     """A new article with a unique slug made from its title."""
     tag_ids = ctx.stores.sql.run_transaction(lambda conn: tags_table.ensure_tags(conn, tags))
 
-    def write(conn: SqlConnection) -> tuple[ArticleRow, background.PendingJob]:
+    def write(conn: SqlConnection) -> tuple[ArticleRow, effects.Jobs]:
         row = _write_with_unique_slug(
             slugs.slugify(title),
             lambda candidate: articles_table.insert_article(
@@ -196,16 +190,10 @@ def create_article(
             ),
         )
         tags_table.add_article_tags(conn, row.id, tag_ids.values())
-        return row, notifications.article_published(conn, article_id=row.id)
+        return row, effects.record_article_published(conn, article_id=row.id)
 
-    row, fan_out = ctx.stores.sql.run_transaction(write)
-
-    def published() -> None:
-        cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-        lists.article_published(ctx, author_name=author.username, tags=tag_ids)
-        background.dispatch(ctx, fan_out)
-
-    ctx.stores.sql.after_commit(published)
+    row, jobs = ctx.stores.sql.run_transaction(write)
+    effects.article_published(ctx, author_name=author.username, tags=tag_ids, jobs=jobs)
     public = _public_json(row, author, sorted(tag_ids), favorites_count=0)
     return _article_of(public, favorited=False, following=False)
 
@@ -246,37 +234,20 @@ def update_article(
         return public, bool(liked)
 
     public, favorited = ctx.stores.sql.run_transaction(write)
-
-    def updated() -> None:
-        cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug, public["slug"])
-        lists.everything_changed(ctx)  # a list shows the title, description, tags and slug
-        if tags is not None:
-            cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-
-    ctx.stores.sql.after_commit(updated)
+    effects.article_changed(ctx, slugs=[slug, public["slug"]], tags_changed=tags is not None)
     return _article_of(public, favorited=favorited, following=False)
 
 
 def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
     """Delete an article with its tags links, favorites and comments. Only the author may."""
 
-    def write(conn: SqlConnection) -> background.PendingJob:
+    def write(conn: SqlConnection) -> effects.Jobs:
         row = _own_article(conn, slug, user, "deleted")
         articles_table.delete_article(conn, row.id)
-        # its comments are unreachable from now on; this job deletes them
-        return background.record(
-            conn, DELETE_COMMENTS_JOB, delete_comments_of_article, article_id=row.id
-        )
+        return effects.record_article_deleted(conn, article_id=row.id)
 
-    comments_job = ctx.stores.sql.run_transaction(write)
-
-    def deleted() -> None:
-        cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-        cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-        lists.everything_changed(ctx)
-        background.dispatch(ctx, comments_job)
-
-    ctx.stores.sql.after_commit(deleted)
+    jobs = ctx.stores.sql.run_transaction(write)
+    effects.article_deleted(ctx, slug=slug, jobs=jobs)
 
 
 def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
@@ -303,14 +274,9 @@ def _set_favorite(
         return public, bool(followed)
 
     public, following = ctx.stores.sql.run_transaction(write)
-
-    def changed() -> None:
-        cache.invalidate(ctx.stores.redis, cache.ARTICLE, slug)
-        lists.favorite_changed(
-            ctx, username=user.username, user_id=user.id, article_id=public["id"]
-        )
-
-    ctx.stores.sql.after_commit(changed)
+    effects.favorites_changed(
+        ctx, slug=slug, article_id=public["id"], username=user.username, user_id=user.id
+    )
     return _article_of(public, favorited=favorited, following=following)
 
 
@@ -327,7 +293,7 @@ def _public_article(ctx: Context, slug: str) -> dict:
             row = articles_table.article_by_slug(conn, slug)
             return None if row is None else _load_public(conn, row)
 
-    public = cache.cached(ctx.stores.redis, cache.ARTICLE, slug, load, ttl=ctx.settings.cache_ttl)
+    public = caches.article(ctx, slug, load)
     if public is None:
         raise NotFound("article")
     return public
@@ -435,7 +401,7 @@ def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
         "tags": tags,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
-        # no favorites count: each is cached apart (cache.FAVORITES_COUNT, see lists.py)
+        # no favorites count: each is cached apart (see lists.py)
         "author": {
             "id": row.author_id,
             "username": row.author_username,

@@ -27,7 +27,8 @@ except on the feed, which only its owner reads and whose page keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from imflask_controllers.context import Context
 from imflask_models.redis import cache
@@ -65,6 +66,33 @@ def page_scopes(*, tag_name: str | None, author_name: str | None, favorited_by: 
 
 def feed_scopes(user_id: int) -> list[str]:
     return [EVERY, FEEDS, feed(user_id)]
+
+
+def cached_page(
+    ctx: Context, parts: dict[str, Any], scopes: Sequence[str], load: Callable[[str | None], Any]
+) -> Any:
+    """A list page's public part, by its filters and paging (``parts``), valid while its
+    ``scopes`` are unchanged; ``load(position)`` reads it (see ``cache.cached_after_writes``)."""
+    return cache.cached_after_writes(
+        ctx.stores.redis,
+        cache.ARTICLE_LISTS,
+        cache.identity(**parts),
+        load,
+        scopes=scopes,
+        ttl=ctx.settings.cache_ttl,
+    )
+
+
+def cached_favorites_counts(
+    ctx: Context, ids: list[int], load: Callable[[list[int], str | None], dict[int, int]]
+) -> dict[int, int]:
+    """Each listed article's favorites count, in one round trip; ``load(missing, position)``."""
+    return cache.cached_many(
+        ctx.stores.redis, cache.FAVORITES_COUNT, ids, load, ttl=ctx.settings.cache_ttl
+    )
+
+
+# What each write makes stale (the second table above); ``effects`` calls these.
 
 
 def article_published(ctx: Context, *, author_name: str, tags: Iterable[str]) -> None:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from imflask_controllers import background
+from imflask_controllers import effects
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid
 from imflask_models.mongo import notifications as inbox
@@ -19,8 +19,6 @@ from imflask_models.mysql.users import UserRow
 log = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 500
-NOTIFY_FOLLOWERS_JOB = "imflask_worker.jobs.notify_followers"
-NOTIFY_FOLLOWER_BATCH_JOB = "imflask_worker.jobs.notify_follower_batch"
 
 
 @dataclass(frozen=True)
@@ -41,14 +39,10 @@ class Inbox:
     unread: int
 
 
-def article_published(conn: SqlConnection, *, article_id: int) -> background.PendingJob:
-    """Tell the author's followers, in the background: recorded in the publishing
-    transaction, dispatched after it (see ``background``)."""
-    return background.record(conn, NOTIFY_FOLLOWERS_JOB, notify_followers, article_id=article_id)
-
-
 def notify_followers(ctx: Context, *, article_id: int) -> int:
     """Split the author's followers into batches, each its own job; return how many.
+
+    The job of a publication (``effects.record_article_published``).
 
     Only follower ids are read here: each batch is a separate job (a batch that
     fails is retried alone, and several workers share a big fan-out), recorded
@@ -70,20 +64,11 @@ def notify_followers(ctx: Context, *, article_id: int) -> int:
         batches.append(batch)
         after = batch[-1]
 
-    def record(conn: SqlConnection) -> list[background.PendingJob]:
-        return [
-            background.record(
-                conn,
-                NOTIFY_FOLLOWER_BATCH_JOB,
-                notify_follower_batch,
-                article_id=article_id,
-                follower_ids=batch,
-            )
-            for batch in batches
-        ]
+    def record(conn: SqlConnection) -> effects.Jobs:
+        return effects.record_followers_batched(conn, article_id=article_id, batches=batches)
 
-    for pending in ctx.stores.sql.run_transaction(record) if batches else []:
-        background.dispatch(ctx, pending)
+    jobs = ctx.stores.sql.run_transaction(record) if batches else []
+    effects.followers_batched(ctx, jobs=jobs)
     followers = sum(len(batch) for batch in batches)
     log.info("article %s: %s followers in %s batches", article_id, followers, len(batches))
     return len(batches)

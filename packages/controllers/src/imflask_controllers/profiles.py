@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from imflask_controllers import lists
+from imflask_controllers import caches, effects
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.users import UserRow
-from imflask_models.redis import cache
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
         raise Invalid("username", "is you; you cannot follow yourself")
     with ctx.stores.sql.connection() as conn:
         follows.follow(conn, follower_id=follower.id, followed_id=target.id)
-    ctx.stores.sql.after_commit(lambda: lists.follows_changed(ctx, follower_id=follower.id))
+    effects.follows_changed(ctx, follower_id=follower.id)
     return _profile(public(target), True)
 
 
@@ -48,7 +47,7 @@ def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
-    ctx.stores.sql.after_commit(lambda: lists.follows_changed(ctx, follower_id=follower.id))
+    effects.follows_changed(ctx, follower_id=follower.id)
     return _profile(public(target), False)
 
 
@@ -60,16 +59,7 @@ def public_profile_by_username(ctx: Context, username: str) -> dict | None:
             user = users_table.user_by_username(conn, username)
         return None if user is None else public(user)
 
-    return cache.cached(ctx.stores.redis, cache.PROFILE, username, load, ttl=ctx.settings.cache_ttl)
-
-
-def forget_profile(ctx: Context, slugs: list[str], *usernames: str) -> None:
-    """Invalidate what the cache holds of a user after a change: their profile (under their
-    old and new names) and their articles (``slugs``, read in the change's transaction),
-    which show it."""
-    cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
-    cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
-    lists.everything_changed(ctx)  # lists show the author
+    return caches.profile(ctx, username, load)
 
 
 def profiles_of(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from imflask_controllers import lists
+from imflask_controllers import effects
 from imflask_controllers.context import Context
 from imflask_controllers.slugs import slugify
 from imflask_models.mysql import articles as articles_table
@@ -19,7 +19,6 @@ from imflask_models.mysql import favorites, follows
 from imflask_models.mysql import tags as tags_table
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.dialect import utcnow
-from imflask_models.redis import cache
 
 SEED_PASSWORD = "password"  # noqa: S105 - fake accounts for local data only
 BATCH = 1000
@@ -140,8 +139,7 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
 
     with ctx.stores.sql.connection() as conn:
         conn.refresh_statistics(SEEDED_TABLES)
-    cache.invalidate(ctx.stores.redis, cache.TAGS, "popular")
-    lists.everything_changed(ctx)
+    effects.data_seeded(ctx)
     return SeedReport(
         len(user_ids), len(article_ids), tag_links, len(follow_pairs), len(favorite_pairs)
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from imflask_controllers import caches
 from imflask_controllers.context import Context
 from imflask_models.mysql import tags as tags_table
-from imflask_models.redis import cache
 
 POPULAR_TAGS = 100
 
@@ -16,4 +16,4 @@ def popular_tags(ctx: Context) -> list[str]:
         with ctx.stores.sql.connection() as conn:
             return tags_table.popular_tags(conn, POPULAR_TAGS)
 
-    return cache.cached(ctx.stores.redis, cache.TAGS, "popular", load, ttl=ctx.settings.cache_ttl)
+    return caches.popular_tags(ctx, load)

@@ -9,7 +9,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from imflask_controllers import profiles, tokens
+from imflask_controllers import effects, tokens
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
 from imflask_core.errors import StoreUnavailable
@@ -134,10 +134,7 @@ def update_user(
         raise Invalid(error.field, TAKEN) from None
     if updated is None:
         raise NotFound("user")
-    old_name, new_name = user.username, updated.username
-    ctx.stores.sql.after_commit(
-        lambda: profiles.forget_profile(ctx, their_slugs, old_name, new_name)
-    )
+    effects.user_changed(ctx, usernames=[user.username, updated.username], slugs=their_slugs)
     return _as_authenticated(updated, token)
 
 

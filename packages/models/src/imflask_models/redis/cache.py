@@ -84,10 +84,10 @@ class CacheFamily:
 
 ARTICLE = CacheFamily("article")  # the public part of one article and its author, by slug
 PROFILE = CacheFamily("profile")  # a user's public profile, by username
-TAGS = CacheFamily("tags")  # the popular tags list, one id: "popular"
+TAGS = CacheFamily("tags")  # the popular tags list, one id (``caches.POPULAR_TAGS``)
 # The public part of a list page (its articles, their tags, the total that match), by
 # filters, limit and offset; its generations are scopes (every list, one tag's lists,
-# one author's...): ``imflask_controllers.articles`` says which write bumps which.
+# one author's...): ``imflask_controllers.lists`` says which write bumps which.
 ARTICLE_LISTS = CacheFamily("article-lists")
 # One article's favorites count, by article id: list pages show these, read apart from
 # the page so that a favorite changes one count, not every page that shows it.
