@@ -14,7 +14,7 @@ def make(tmp_path, checks=None, **env) -> Flask:
     settings = load_settings(
         "testing", environ={"FLASK_INSTANCE_PATH": str(tmp_path), **env}, dotenv_path=None
     )
-    app = create_flask_app(__name__, settings, checks or {})
+    app = create_flask_app(__name__, settings, lambda: checks or {})
 
     @app.get("/boom")
     def boom():

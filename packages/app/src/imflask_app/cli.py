@@ -1,16 +1,25 @@
-"""``flask db ...`` and ``flask embedded ...``: the app's own commands."""
+"""``flask db ...``, ``flask jobs ...`` and ``flask embedded ...``: the app's own commands.
+
+Each command starts only what it needs: the app the ``flask`` command loads has
+no stores yet (see ``imflask_app.factory``), and a command that reads or writes
+them starts them through ``_context()``. The groups are also ``flask.commands``
+entry points (``packages/app/pyproject.toml``), so that Flask finds them without
+loading the app first: a configuration error is then the command's own error.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, FlaskGroup, NoAppException, run_command
 
 from imflask_controllers import background, comments, idempotency, seeding
+from imflask_controllers.context import Context
 from imflask_core import embedded
-from imflask_core.errors import StoreUnavailable
+from imflask_core.errors import ConfigError, StoreUnavailable
 from imflask_core.factory import settings_of
 from imflask_models.mysql import migrate
 from imflask_models.redis import jobs
@@ -26,19 +35,50 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(embedded_cli)
 
 
-def _context():
-    from imflask_app.factory import context_of
+class ConfigRefused(NoAppException):
+    """A ``ConfigError`` as the flask command shows it: ``Error: <message>``, exit status 2,
+    no traceback. A ``NoAppException``, so ``flask --help`` prints it above the help."""
 
-    return context_of(current_app)
+    def show(self, file: IO[Any] | None = None) -> None:
+        # The message alone: a usage error's "Usage: ... Try --help" would point at the
+        # command line, and it is a setting that is wrong.
+        click.ClickException.show(self, file)
+
+
+def loaded_by_flask_command() -> bool:
+    """Whether the ``flask`` command (not a WSGI server, a test or a script) builds the app."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and isinstance(ctx.find_root().command, FlaskGroup)
+
+
+def starts_stores_on_load() -> bool:
+    """A server, a test or ``flask run`` starts the stores with the app; other flask
+    commands start them only if they use them."""
+    if not loaded_by_flask_command():
+        return True
+    return click.get_current_context().command is run_command
+
+
+def _context(*, migrate: bool | None = None) -> Context:
+    """The app's context, its stores started now if need be (``migrate``: see
+    ``start_stores``); a store or setting that cannot start is a one-line error."""
+    from imflask_app.factory import start_stores
+
+    try:
+        return start_stores(current_app, migrate=migrate)
+    except ConfigError as error:
+        raise ConfigRefused(str(error)) from None
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
 
 
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending SQL migrations and create Mongo indexes (safe to run twice)."""
-    from imflask_app.factory import context_of
-
+    # Not migrated on start (FLASK_AUTO_MIGRATE): this command reports what it applies.
+    ctx = _context(migrate=False)
     try:
-        done = context_of(current_app).stores.upgrade()
+        done = ctx.stores.upgrade()
     except StoreUnavailable as error:
         raise click.ClickException(str(error)) from None
     applied = done["sql_migrations"]

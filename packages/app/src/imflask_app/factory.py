@@ -1,21 +1,37 @@
-"""``create_app``: settings, stores, the generic Flask app, blueprints and commands."""
+"""``create_app``: settings, the generic Flask app, blueprints and commands, then the stores.
+
+Building the app is cheap; starting its stores is not (development starts the
+embedded daemons and applies migrations). ``create_app`` starts them at once for
+a server or a test, but under the ``flask`` command only for ``flask run``: the
+other commands start them when they need them (``context_of``), so ``flask
+--help``, ``flask routes`` or ``flask embedded status`` start nothing.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import Flask
 
 from imflask_api import register_api
 from imflask_api.deps import CONTEXT_KEY
-from imflask_app.cli import register_commands
+from imflask_app.cli import (
+    ConfigRefused,
+    loaded_by_flask_command,
+    register_commands,
+    starts_stores_on_load,
+)
 from imflask_app.web import register_web
 from imflask_controllers.context import Context
 from imflask_core.config import load_settings
 from imflask_core.embedded import with_embedded_stores
-from imflask_core.factory import create_flask_app
+from imflask_core.errors import ConfigError
+from imflask_core.factory import SETTINGS_KEY, create_flask_app, settings_of
 
 log = logging.getLogger("imflask")
+
+_starting = threading.Lock()
 
 
 def create_app(config_name: str | None = None, **overrides: object) -> Flask:
@@ -23,21 +39,54 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
 
     ``overrides`` replace settings by name, e.g. ``create_app("testing", mysql_uri=...)``.
     """
-    settings = load_settings(config_name).replace(**overrides)
-    settings = with_embedded_stores(settings)
-    ctx = Context.create(settings)
-    app = create_flask_app(__name__, settings, ctx.stores.readiness_checks())
-    app.extensions[CONTEXT_KEY] = ctx
-    register_api(app)
-    register_web(app)
-    register_commands(app)
-    if settings.auto_migrate:
-        upgrade_schema(ctx)
+    try:
+        settings = load_settings(config_name).replace(**overrides)
+        app = create_flask_app(
+            __name__, settings, lambda: context_of(app).stores.readiness_checks()
+        )
+        register_api(app)
+        register_web(app)
+        register_commands(app)
+        if starts_stores_on_load():
+            start_stores(app)
+        else:
+            register_start_on_first_request(app)
+    except ConfigError as error:
+        if loaded_by_flask_command():
+            raise ConfigRefused(str(error)) from None
+        raise
     return app
 
 
 def context_of(app: Flask) -> Context:
-    return app.extensions[CONTEXT_KEY]
+    """The controllers' context of ``app``, starting its stores if nothing has yet."""
+    return app.extensions.get(CONTEXT_KEY) or start_stores(app)
+
+
+def start_stores(app: Flask, *, migrate: bool | None = None) -> Context:
+    """Name every store (starting the embedded ones), build the context and, when
+    ``migrate`` (by default ``FLASK_AUTO_MIGRATE``), apply the pending migrations. Once."""
+    with _starting:
+        if CONTEXT_KEY in app.extensions:
+            return app.extensions[CONTEXT_KEY]
+        settings = with_embedded_stores(settings_of(app))
+        ctx = Context.create(settings)
+        if migrate is None:
+            migrate = settings.auto_migrate
+        if migrate:
+            upgrade_schema(ctx)
+        app.extensions[SETTINGS_KEY] = settings
+        app.extensions[CONTEXT_KEY] = ctx
+        return ctx
+
+
+def register_start_on_first_request(app: Flask) -> None:
+    """For an app the flask command built without its stores (``flask shell``, say)."""
+
+    @app.before_request
+    def start_stores_first() -> None:
+        if CONTEXT_KEY not in app.extensions:
+            start_stores(app)
 
 
 def upgrade_schema(ctx: Context) -> None:

@@ -35,6 +35,8 @@ log = logging.getLogger("imflask")
 # True or "ok", False or "down", or another word ("degraded": reported, still ready).
 ReadinessCheck = Callable[[], bool | str]
 
+SETTINGS_KEY = "imflask.settings"
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 # "key message" reads as a sentence, as RealWorld clients show it.
@@ -50,9 +52,13 @@ _HTTP_ERRORS = {
 def create_flask_app(
     import_name: str,
     settings: Settings,
-    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    readiness_checks: Callable[[], Mapping[str, ReadinessCheck]] | None = None,
 ) -> Flask:
-    """A Flask app with IMFlask's config, JSON errors, request ids, CORS and health routes."""
+    """A Flask app with IMFlask's config, JSON errors, request ids, CORS and health routes.
+
+    ``readiness_checks`` is asked for the checks on each ``/readyz``, so the stores
+    they ping may be built after the app (the flask command starts them on demand).
+    """
     app = Flask(import_name, instance_path=str(settings.instance_path))
     register_config(app, settings)
     register_request_id(app)
@@ -61,12 +67,12 @@ def create_flask_app(
     register_security_headers(app, settings)
     register_cors(app, settings)
     register_error_handlers(app)
-    register_health(app, readiness_checks or {})
+    register_health(app, readiness_checks or dict)
     return app
 
 
 def settings_of(app: Flask) -> Settings:
-    return app.extensions["imflask.settings"]
+    return app.extensions[SETTINGS_KEY]
 
 
 def json_error(status: int, errors: Mapping[str, list[str]], **headers: str) -> Response:
@@ -88,7 +94,7 @@ def register_config(app: Flask, settings: Settings) -> None:
     )
     app.json.sort_keys = False
     app.json.compact = True
-    app.extensions["imflask.settings"] = settings
+    app.extensions[SETTINGS_KEY] = settings
     if settings.proxy_hops:
         # Trust X-Forwarded-For/-Proto from exactly this many proxies, never more:
         # rate limits key on the client address.
@@ -251,7 +257,7 @@ def register_error_handlers(app: Flask) -> None:
         return json_error(500, {"server": ["failed unexpectedly; the error was logged"]})
 
 
-def register_health(app: Flask, checks: Mapping[str, ReadinessCheck]) -> None:
+def register_health(app: Flask, checks: Callable[[], Mapping[str, ReadinessCheck]]) -> None:
     """``/healthz``: the process answers. ``/readyz``: each store answers."""
 
     @app.get("/healthz")
@@ -261,7 +267,7 @@ def register_health(app: Flask, checks: Mapping[str, ReadinessCheck]) -> None:
     @app.get("/readyz")
     def readyz() -> tuple[dict, int]:
         # "degraded" (a read replica skipped, say) is reported but still ready.
-        report = {name: _safely(check) for name, check in checks.items()}
+        report = {name: _safely(check) for name, check in checks().items()}
         return report, 200 if all(v != "down" for v in report.values()) else 503
 
 
