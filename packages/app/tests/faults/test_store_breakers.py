@@ -11,11 +11,11 @@ The figures each test prints (``-s``) are the ones in docs/deploy.md.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from imflask_models.breaker import CircuitBreaker
+from testkit.conduit import Account, sign_up
 from testkit.load import Outcome, by_status, http, run_load, summary
 
 pytestmark = pytest.mark.faults
@@ -34,29 +34,12 @@ RETRY_EVERY = CircuitBreaker("x", lambda: None).retry_every
 # Conduit over HTTP ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Author:
-    username: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.token}"}
-
-
-def sign_up(base_url: str, username: str) -> Author:
-    user = {"username": username, "email": f"{username}@example.org", "password": "password1"}
-    answer = http(base_url, "POST", "/api/users", json={"user": user})
-    assert answer.status == 201, answer
-    return Author(username, answer.body["user"]["token"])
-
-
 def new_article(title: str, body: str = "body") -> dict:
     # No tags: concurrent creates with tags are issue 9's item 1, not what is tested here.
     return {"article": {"title": title, "description": "d", "body": body}}
 
 
-def publish(base_url: str, author: Author, title: str, body: str = "body") -> str:
+def publish(base_url: str, author: Account, title: str, body: str = "body") -> str:
     answer = http(base_url, "POST", "/api/articles", json=new_article(title, body),
                   headers=author.headers)  # fmt: skip
     assert answer.status == 201, answer
@@ -207,7 +190,7 @@ def test_with_redis_paused_creates_and_reads_do_not_wait_for_it(fault_app, serve
 # MariaDB ----------------------------------------------------------------------------
 
 
-def _mysql_mix(base: str, author: Author, slug: str):
+def _mysql_mix(base: str, author: Account, slug: str):
     """Thirds: a route that needs MySQL (/api/user), /healthz, a cached article."""
 
     def send(i: int) -> Outcome:

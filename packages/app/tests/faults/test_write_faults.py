@@ -16,11 +16,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from testkit.conduit import Account, new_user, sign_up
 from testkit.fixtures import JOBS_QUEUE, MONGO_DB_NAME, worker_environment
 from testkit.load import Outcome, by_status, http, percentile, run_load, summary
 from testkit.servers import MariaDbServer, Program
@@ -30,34 +30,7 @@ pytestmark = pytest.mark.faults
 WORKER = Path(sys.executable).parent / "imflask-worker"
 
 
-@dataclass(frozen=True)
-class User:
-    username: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.token}"}
-
-
-def sign_up(base_url: str, username: str) -> User:
-    answer = http(
-        base_url,
-        "POST",
-        "/api/users",
-        json={
-            "user": {
-                "username": username,
-                "email": f"{username}@faults.test",
-                "password": f"{username}-password",
-            }
-        },
-    )
-    assert answer.status == 201, answer
-    return User(username, answer.body["user"]["token"])
-
-
-def sign_up_many(base_url: str, usernames: list[str]) -> list[User]:
+def sign_up_many(base_url: str, usernames: list[str]) -> list[Account]:
     outcomes = run_load(
         lambda i: sign_up_outcome(base_url, usernames[i]),
         threads=4,
@@ -66,27 +39,16 @@ def sign_up_many(base_url: str, usernames: list[str]) -> list[User]:
     )
     assert by_status(outcomes) == {201: len(usernames)}, summary(outcomes)
     return [
-        User(usernames[o.index], o.body["user"]["token"])
+        Account(usernames[o.index], o.body["user"]["token"])
         for o in sorted(outcomes, key=lambda o: o.index)
     ]
 
 
 def sign_up_outcome(base_url: str, username: str) -> Outcome:
-    return http(
-        base_url,
-        "POST",
-        "/api/users",
-        json={
-            "user": {
-                "username": username,
-                "email": f"{username}@faults.test",
-                "password": f"{username}-password",
-            }
-        },
-    )
+    return http(base_url, "POST", "/api/users", json=new_user(username))
 
 
-def publish(base_url: str, user: User, title: str, tags: list[str], **fields) -> Outcome:
+def publish(base_url: str, user: Account, title: str, tags: list[str], **fields) -> Outcome:
     article = {"title": title, "description": "d", "body": "b", "tagList": tags, **fields}
     return http(base_url, "POST", "/api/articles", headers=user.headers, json={"article": article})
 
@@ -350,7 +312,7 @@ PUBLISHES = 20
 CATCH_UP_BOUND = 30.0
 
 
-def _author_with_followers(app, base_url: str) -> tuple[User, list[User]]:
+def _author_with_followers(app, base_url: str) -> tuple[Account, list[Account]]:
     author = sign_up(base_url, "author")
     followers = sign_up_many(base_url, [f"follower{i}" for i in range(FOLLOWERS)])
     outcomes = run_load(
@@ -365,7 +327,7 @@ def _author_with_followers(app, base_url: str) -> tuple[User, list[User]]:
     return author, followers
 
 
-def _publish_all(base_url: str, author: User) -> list[Outcome]:
+def _publish_all(base_url: str, author: Account) -> list[Outcome]:
     # one after the other: what is tested is the queue, not concurrent creates (test 1)
     return run_load(
         lambda i: publish(base_url, author, f"News {i}", ["news"]),
@@ -379,7 +341,7 @@ def _start_worker(app, tmp_path: Path) -> Program:
     return Program([str(WORKER)], env=worker_environment(app), data_dir=tmp_path / "worker").start()
 
 
-def _notified_exactly_once(mongo_server, followers: list[User], article_ids: set[int]) -> None:
+def _notified_exactly_once(mongo_server, followers: list[Account], article_ids: set[int]) -> None:
     with mongo_server.client() as client:
         docs = list(
             client[MONGO_DB_NAME]["notifications"].find(
@@ -617,7 +579,7 @@ def test_a_write_whose_connection_is_lost_right_after_the_commit_answers_success
     assert answer.status == expected_status, (answer.status, answer.body, answer.elapsed)
     if write == "register":
         user = answer.body["user"]
-        assert (user["username"], user["email"]) == ("finn", "finn@faults.test")
+        assert (user["username"], user["email"]) == ("finn", "finn@example.org")
         with mariadb_server.connect() as conn, conn.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM users WHERE username = 'finn'")
             assert cursor.fetchone() == (1,)
