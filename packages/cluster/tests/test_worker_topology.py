@@ -227,10 +227,11 @@ def test_a_worker_sigkilled_in_the_middle_of_a_fan_out_to_2000_leaves_each_notif
     assert not missing, f"{len(missing)} followers never notified"
     assert [row for row in per_follower if row["n"] != 1] == []
     assert 0 < at_kill < FOLLOWERS  # the kill came in the middle of the fan-out
-    if moment == "before-its-insert":
-        assert landed_after == 0  # nothing of the cut batch was sent: the re-run notified them
-    else:
-        assert landed_after == len(cut.follower_ids)  # landed without its worker: re-run added 0
+    # The kill lands before the batch's one insert_many was sent (the re-run notified them
+    # all) or after (it landed without its worker; the re-run added none): which one is a
+    # race on a shared machine (a "before" kill once came 0.28 s after the publish, with the
+    # insert already sent), and either way each follower is notified once (asserted above).
+    assert landed_after in (0, len(cut.follower_ids)), landed_after
     assert job.get_status() == JobStatus.FINISHED
     assert [kind for kind, _ in runs] == [Result.Type.SUCCESSFUL.name]  # once, to the end
     assert job.worker_name != cut.rq_worker  # in another process, after the kill
