@@ -30,10 +30,12 @@ from pathlib import Path
 import pymysql
 import redis
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench  # bench/run.py: the throw-away stores on the shared servers
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(sys.executable).parent / "imflask-worker"
-MYSQL_SERVER = "mysql://root@127.0.0.1:3306"
-REDIS_SERVER = "redis://127.0.0.1:6379/0"
+REDIS_SERVER = bench.REDIS_SERVER
 
 
 def main() -> None:
@@ -70,13 +72,7 @@ def _environment(store: str, run_id: str, workdir: Path) -> dict[str, str]:
         "FLASK_MONGO_DB_NAME": f"imflask_bench_{run_id}",
     }
     if store == "mysql":
-        with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cursor:
-            cursor.execute(
-                f"CREATE DATABASE imflask_bench_{run_id} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-            )
-        env["FLASK_MYSQL_URI"] = f"{MYSQL_SERVER}/imflask_bench_{run_id}"
-        env["FLASK_REDIS_URL"] = REDIS_SERVER
-        env["FLASK_REDIS_KEY_PREFIX"] = f"imflask_bench_{run_id}:"
+        env.update(bench.throwaway_mysql_and_redis(run_id))
     return env
 
 

@@ -94,14 +94,22 @@ def _environment(store: str, run_id: str, workdir: Path) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     if store == "mysql":
-        with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cursor:
-            cursor.execute(
-                f"CREATE DATABASE imflask_bench_{run_id} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-            )
-        env["FLASK_MYSQL_URI"] = f"{MYSQL_SERVER}/imflask_bench_{run_id}"
-        env["FLASK_REDIS_URL"] = REDIS_SERVER
-        env["FLASK_REDIS_KEY_PREFIX"] = f"imflask_bench_{run_id}:"
+        env.update(throwaway_mysql_and_redis(run_id))
     return env
+
+
+def throwaway_mysql_and_redis(run_id: str) -> dict[str, str]:
+    """A fresh database on the shared MariaDB and a key prefix of the run's own on the
+    shared Redis (dropped and deleted by the caller at the end), as FLASK_* variables."""
+    with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"CREATE DATABASE imflask_bench_{run_id} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )
+    return {
+        "FLASK_MYSQL_URI": f"{MYSQL_SERVER}/imflask_bench_{run_id}",
+        "FLASK_REDIS_URL": REDIS_SERVER,
+        "FLASK_REDIS_KEY_PREFIX": f"imflask_bench_{run_id}:",
+    }
 
 
 def _seed(env: dict[str, str], users: int, articles: int) -> dict:
