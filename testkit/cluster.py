@@ -69,8 +69,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         if done.returncode != 0:
             pytest.fail(f"imflask-cluster up failed ({done.returncode}):\n{done.stderr}")
         cluster = Cluster.open(folder)
-        cluster.up_output = done.stdout  # type: ignore[attr-defined]
-        cluster.up_wall_seconds = time.monotonic() - began  # type: ignore[attr-defined]
+        cluster.up_output = done.stdout  # pyright: ignore[reportAttributeAccessIssue] -- for the tests only
+        cluster.up_wall_seconds = time.monotonic() - began  # pyright: ignore[reportAttributeAccessIssue] -- as above
         yield cluster
     finally:
         if (folder / "state.json").exists():
@@ -121,6 +121,7 @@ def sign_up(base_url: str, prefix: str = "user") -> User:
     user = {"username": username, "email": f"{username}@example.org", "password": PASSWORD}
     answer = http(base_url, "POST", "/api/users", json={"user": user}, source=address)
     assert answer.status == 201, answer
+    assert answer.body is not None
     return User(username, answer.body["user"]["token"], address)
 
 

@@ -27,4 +27,5 @@ def sign_up(base_url: str, username: str) -> Account:
     """Register ``username`` through ``POST /api/users``; the account with its token."""
     answer = http(base_url, "POST", "/api/users", json=new_user(username))
     assert answer.status == 201, answer
+    assert answer.body is not None
     return Account(username, answer.body["user"]["token"])

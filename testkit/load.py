@@ -64,6 +64,7 @@ def http(
     test can be several clients as a proxy in front of the app sees them.
     """
     parts = urlsplit(base_url)
+    assert parts.hostname, f"no host in {base_url!r}"
     sent_headers = {"Accept": "application/json", **(headers or {})}
     payload = None
     if json is not None:

@@ -33,13 +33,13 @@ class SentinelSet:
     def create(cls, folder: Path, *, sentinels: int = 3, quorum: int = 2) -> SentinelSet:
         master = RedisServer(data_dir=folder / "redis-1")
         replica = RedisServer(data_dir=folder / "redis-2", replica_of=master)
-        timing = {"down_after_ms": DOWN_AFTER_MS, "failover_timeout": FAILOVER_TIMEOUT_MS}
         watchers = [
             SentinelServer(
                 master=master,
                 service=SERVICE,
                 quorum=quorum,
-                **timing,
+                down_after_ms=DOWN_AFTER_MS,
+                failover_timeout=FAILOVER_TIMEOUT_MS,
                 data_dir=folder / f"sentinel-{i + 1}",
             )
             for i in range(sentinels)

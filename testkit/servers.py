@@ -113,8 +113,8 @@ class MariaDbServer(ServerProcess):
 
     def replication_status(self) -> dict:
         """``SHOW SLAVE STATUS`` of a replica (empty on a primary)."""
-        conn = self.connect(database=None, cursorclass=pymysql.cursors.DictCursor)
-        with conn, conn.cursor() as cursor:
+        conn = self.connect(database=None)
+        with conn, conn.cursor(pymysql.cursors.DictCursor) as cursor:
             cursor.execute("SHOW SLAVE STATUS")
             return cursor.fetchone() or {}
 
@@ -427,12 +427,13 @@ class SentinelServer(ServerProcess):
 
     def master_address(self) -> tuple[str, int]:
         """The master of ``service`` as this sentinel sees it now."""
-        host, port = self.client().sentinel_get_master_addr_by_name(self.service)
-        return host, int(port)
+        # redis-py types the sentinel commands' answers loosely: this one is (host, port).
+        host, port = self.client().sentinel_get_master_addr_by_name(self.service)  # pyright: ignore[reportGeneralTypeIssues]
+        return str(host), int(port)
 
     def knows(self, *, sentinels: int, replicas: int) -> bool:
         """Has it seen ``sentinels`` other sentinels and ``replicas`` replicas up?"""
-        state = self.client().sentinel_master(self.service)
+        state: dict = self.client().sentinel_master(self.service)  # pyright: ignore[reportAssignmentType] -- a dict, typed loosely
         return (
             int(state["num-other-sentinels"]) >= sentinels
             and int(state["num-slaves"]) >= replicas

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import ParamSpec
 
 from flask import Response, current_app, request
+from flask.typing import ResponseReturnValue
 
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
@@ -31,7 +32,7 @@ HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as the IETF draft's examples
 
 
-def idempotent(view: Callable[P, object]) -> Callable[P, Response]:
+def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Honour ``Idempotency-Key`` on this view (after ``auth_required``, if any)."""
 
     @functools.wraps(view)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, TypedDict
 
+from annotated_types import GroupedMetadata
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -41,21 +44,38 @@ def _http_url(value: str) -> str:
     return value
 
 
-def text(*, max_length: int, min_length: int = 1, strip: bool = True, pattern: str | None = None):
-    return Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=strip, min_length=min_length, max_length=max_length, pattern=pattern
-        ),
-        AfterValidator(_encodable),
-    ]
+@dataclass(frozen=True)
+class Text(GroupedMetadata):
+    """A text field's limits, as ``Annotated`` metadata: ``Annotated[str, Text(max_length=64)]``.
+
+    Stripped (unless ``strip=False``), between ``min_length`` and ``max_length``
+    characters, matching ``pattern`` if given, and storable as UTF-8 text.
+    """
+
+    max_length: int
+    min_length: int = 1
+    strip: bool = True
+    pattern: str | None = None
+
+    def __iter__(self) -> Iterator[object]:
+        yield from StringConstraints(
+            strip_whitespace=self.strip,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            pattern=self.pattern,
+        )
+        yield AfterValidator(_encodable)
 
 
-Username = text(max_length=64, pattern=r"^[\w.-]+$")
-Email = Annotated[text(max_length=254), AfterValidator(_email)]
-Password = text(max_length=256, min_length=8, strip=False)
-Bio = text(max_length=2000, min_length=0)
-ImageUrl = Annotated[text(max_length=2048, min_length=0), AfterValidator(_http_url)]
+Username = Annotated[str, Text(max_length=64, pattern=r"^[\w.-]+$")]
+Email = Annotated[str, Text(max_length=254), AfterValidator(_email)]
+Password = Annotated[str, Text(max_length=256, min_length=8, strip=False)]
+Bio = Annotated[str, Text(max_length=2000, min_length=0)]
+ImageUrl = Annotated[str, Text(max_length=2048, min_length=0), AfterValidator(_http_url)]
+Title = Annotated[str, Text(max_length=255)]
+Description = Annotated[str, Text(max_length=1000)]
+ArticleBody = Annotated[str, Text(max_length=100_000)]
+Filter = Annotated[str, Text(max_length=255, min_length=0)]
 
 
 class Schema(BaseModel):
@@ -70,16 +90,16 @@ class NewUser(Schema):
 
 
 class LoginUser(Schema):
-    email: text(max_length=254)
-    password: text(max_length=256, strip=False)
+    email: Annotated[str, Text(max_length=254)]
+    password: Annotated[str, Text(max_length=256, strip=False)]
 
 
 class UpdateUser(Schema):
     """Every field optional; username, email and password may not be null, bio and image may."""
 
-    username: Username = None  # type: ignore[assignment]
-    email: Email = None  # type: ignore[assignment]
-    password: Password = None  # type: ignore[assignment]
+    username: Username = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    email: Email = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    password: Password = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
     bio: Bio | None = None
     image: ImageUrl | None = None
 
@@ -88,7 +108,7 @@ class UpdateUser(Schema):
         return {field: getattr(self, field) for field in self.model_fields_set}
 
 
-TagName = text(max_length=64)
+TagName = Annotated[str, Text(max_length=64)]
 MAX_TAGS = 20
 
 
@@ -100,27 +120,35 @@ TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS), BeforeValidator(_
 
 
 class NewArticle(Schema):
-    title: text(max_length=255)
-    description: text(max_length=1000)
-    body: text(max_length=100_000)
+    title: Title
+    description: Description
+    body: ArticleBody
     tagList: TagList = []
 
 
 class UpdateArticle(Schema):
     """Every field optional and non-null; ``tagList`` (beyond the spec) replaces the tags."""
 
-    title: text(max_length=255) = None  # type: ignore[assignment]
-    description: text(max_length=1000) = None  # type: ignore[assignment]
-    body: text(max_length=100_000) = None  # type: ignore[assignment]
-    tagList: TagList = None  # type: ignore[assignment]
+    title: Title = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    description: Description = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    body: ArticleBody = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    tagList: TagList = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
 
-    def changes(self) -> dict[str, object]:
+    def changes(self) -> ArticleChanges:
+        """Only the fields the client sent, named as ``update_article`` takes them."""
         names = {"tagList": "tags"}
-        return {names.get(f, f): getattr(self, f) for f in self.model_fields_set}
+        return ArticleChanges(**{names.get(f, f): getattr(self, f) for f in self.model_fields_set})
+
+
+class ArticleChanges(TypedDict, total=False):
+    title: str
+    description: str
+    body: str
+    tags: list[str]
 
 
 class NewComment(Schema):
-    body: text(max_length=20_000)
+    body: Annotated[str, Text(max_length=20_000)]
 
 
 class Page(BaseModel):
@@ -133,12 +161,12 @@ class Page(BaseModel):
 
 
 class ArticleQuery(Page):
-    tag: text(max_length=255, min_length=0) | None = None
-    author: text(max_length=255, min_length=0) | None = None
-    favorited: text(max_length=255, min_length=0) | None = None
+    tag: Filter | None = None
+    author: Filter | None = None
+    favorited: Filter | None = None
 
 
 class MarkRead(Schema):
     """Which notifications to mark read; none given: all of them."""
 
-    ids: Annotated[list[text(max_length=24)], Field(max_length=1000)] | None = None
+    ids: Annotated[list[Annotated[str, Text(max_length=24)]], Field(max_length=1000)] | None = None

@@ -8,10 +8,13 @@ import io
 import json
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 import pymongo
+import pymongo.errors
 import pymysql
 import redis
+from pymysql.cursors import DictCursor
 
 HOST = "127.0.0.1"
 
@@ -27,13 +30,21 @@ class Health:
 
 def mysql_connect(
     port: int, *, database: str | None = None, timeout: float = 1
-) -> pymysql.Connection:
+) -> pymysql.Connection[pymysql.cursors.DictCursor]:
     """Root over TCP (the cluster's own administration; the app has its own user)."""
     return pymysql.connect(
         host=HOST, port=port, user="root", database=database, autocommit=True,
         connect_timeout=timeout, read_timeout=timeout + 1, write_timeout=timeout + 1,
         cursorclass=pymysql.cursors.DictCursor,
     )  # fmt: skip
+
+
+def variable(cursor: DictCursor, name: str) -> Any:
+    """The value of the server variable ``@@name`` (a SELECT of it always has one row)."""
+    cursor.execute(f"SELECT @@{name} AS value")
+    row = cursor.fetchone()
+    assert row is not None
+    return row["value"]
 
 
 def mysql(port: int) -> Health:
@@ -45,10 +56,8 @@ def mysql(port: int) -> Health:
         cursor.execute("SHOW SLAVE STATUS")
         replica = cursor.fetchone()
         if replica is None:
-            cursor.execute("SELECT @@gtid_binlog_pos AS pos")
-            return Health(True, "primary", f"gtid {cursor.fetchone()['pos'] or '-'}")
-        cursor.execute("SELECT @@gtid_slave_pos AS pos")
-        applied = cursor.fetchone()["pos"]
+            return Health(True, "primary", f"gtid {variable(cursor, 'gtid_binlog_pos') or '-'}")
+        applied = variable(cursor, "gtid_slave_pos")
         lag = replica["Seconds_Behind_Master"]
         running = replica["Slave_IO_Running"] == "Yes" and replica["Slave_SQL_Running"] == "Yes"
         detail = (
@@ -92,7 +101,9 @@ def sentinel(port: int, service: str) -> Health:
     finally:
         client.close()
     if not isinstance(master, dict):  # a flat list on clients that do not parse it
-        master = dict(zip(master[::2], master[1::2], strict=False))
+        flat = master  # (redis-py types every command's answer as possibly None)
+        assert flat is not None
+        master = dict(zip(flat[::2], flat[1::2], strict=False))
     text = {_text(k): _text(v) for k, v in master.items()}
     detail = (
         f"master {text['ip']}:{text['port']} ({text['flags']}), "
@@ -125,6 +136,8 @@ def sentinel_peers(port: int, service: str) -> tuple[int, int]:
         return -1, -1
     finally:
         client.close()
+    assert sentinels is not None  # lists, maybe empty, never None
+    assert replicas is not None
     return len(sentinels), len(replicas)
 
 

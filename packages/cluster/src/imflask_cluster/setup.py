@@ -98,11 +98,11 @@ def mysql_replication(cluster: Cluster) -> None:
         cursor.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{APP_USER}'@'%'")
         # To read replication state: SHOW SLAVE STATUS, @@gtid_binlog_pos.
         cursor.execute(f"GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '{APP_USER}'@'%'")
-        cursor.execute("SELECT @@gtid_binlog_pos AS pos")
-        position = cursor.fetchone()["pos"]
+        position = probes.variable(cursor, "gtid_binlog_pos")
     with _root(replica, timeout=15) as cursor:
         cursor.execute("SELECT MASTER_GTID_WAIT(%s, 10) AS done", (position,))
-        if cursor.fetchone()["done"] != 0:
+        waited = cursor.fetchone()
+        if waited is None or waited["done"] != 0:
             cursor.execute("SHOW SLAVE STATUS")
             raise ClusterError(f"the replica did not catch up within 10 s: {cursor.fetchone()}")
 

@@ -215,9 +215,10 @@ def update_article(
 
     def write(conn: SqlConnection) -> tuple[dict, bool]:
         row = _own_article(conn, slug, editor, "updated")
-        retitled = title is not None and slugs.slugify(title) != slugs.slugify(row.title)
+        new_slug = None if title is None else slugs.slugify(title)
+        retitled = new_slug is not None and new_slug != slugs.slugify(row.title)
         written = _write_with_unique_slug(
-            slugs.slugify(title) if retitled else row.slug,
+            new_slug if new_slug is not None and retitled else row.slug,
             lambda candidate: articles_table.update_article(
                 conn,
                 row,

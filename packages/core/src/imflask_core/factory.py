@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, abort, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from prometheus_client import CONTENT_TYPE_LATEST
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imflask_core.config import Settings
@@ -92,13 +93,14 @@ def register_config(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
     )
+    assert isinstance(app.json, DefaultJSONProvider)  # the provider Flask makes by default
     app.json.sort_keys = False
     app.json.compact = True
     app.extensions[SETTINGS_KEY] = settings
     if settings.proxy_hops:
         # Trust X-Forwarded-For/-Proto from exactly this many proxies, never more:
         # rate limits key on the client address.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
 
@@ -234,7 +236,7 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 413:
             message = f"is too large (maximum is {app.config['MAX_CONTENT_LENGTH']} bytes)"
         response = json_error(error.code or 500, {key: [message]})
-        if error.code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 

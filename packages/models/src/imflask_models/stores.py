@@ -6,6 +6,7 @@ import functools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from imflask_core.config import Settings
 from imflask_models.mongo.client import MongoStore
@@ -44,6 +45,13 @@ def _replica_names(count: int) -> list[str]:
     return [f"mysql_replica_{number}" for number in range(1, count + 1)]
 
 
+class _Timeouts(TypedDict):
+    """Every store client's deadlines, from ``FLASK_STORE_*_TIMEOUT``."""
+
+    connect_timeout: float
+    read_timeout: float
+
+
 @dataclass(eq=False)  # identity, not value: kept in a WeakSet
 class Stores:
     sql: SqlDatabase
@@ -61,7 +69,7 @@ class Stores:
         """Nothing connects here: each client is created on first use in each process."""
         if settings.mongo_uri is None or settings.redis_url is None:
             raise ValueError("resolve the embedded stores before building Stores")
-        timeouts = {
+        timeouts: _Timeouts = {
             "connect_timeout": settings.store_connect_timeout,
             "read_timeout": settings.store_read_timeout,
         }

@@ -74,9 +74,9 @@ class JobWorker(SimpleWorker):
         self.drained = False  # a burst found the queue empty
         self.burst = False
 
-    def work(self, burst: bool = False, **kwargs) -> bool:
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
         self.burst = burst
-        return super().work(burst=burst, **kwargs)
+        return super().work(burst, *args, **kwargs)
 
     @property
     def dequeue_timeout(self) -> int:

@@ -11,6 +11,7 @@ import logging
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as Redirect
 
 from imflask_app.web.urls import safe_next
 from imflask_controllers.errors import (
@@ -56,7 +57,7 @@ def register_error_pages(web: Blueprint) -> None:
     """Once, when the blueprint is defined: its handlers for its own views."""
 
     @web.errorhandler(Unauthenticated)
-    def unauthenticated(error: Unauthenticated) -> Response:
+    def unauthenticated(error: Unauthenticated) -> Redirect:
         # Back to this page after signing in; after a POST, to the page the form was on.
         back = request.full_path.rstrip("?") if request.method == "GET" else safe_next("")
         return redirect(url_for("web.login", next=back or None))

@@ -98,4 +98,4 @@ def refresh_family_revoked(store: RedisStore, family: str) -> bool:
 
 @unavailable_on_failure
 def refresh_token_family(store: RedisStore, token: str) -> str | None:
-    return store.client.hget(store.key("refresh", _digest(token)), "family")
+    return store.client.hget(store.key("refresh", _digest(token)), "family")  # pyright: ignore[reportReturnType] -- decode_responses=True: Redis answers str, never bytes

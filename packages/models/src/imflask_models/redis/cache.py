@@ -188,7 +188,7 @@ def cached_after_writes(
             CACHE_LOOKUPS.labels(family.name, "hit").inc()
             return entry["v"]
     CACHE_LOOKUPS.labels(family.name, "miss").inc()
-    value = load(replication.merge(*found[len(scopes) :]))
+    value = load(replication.merge(*found[len(scopes) :]))  # pyright: ignore[reportArgumentType] -- decode_responses=True: Redis answers str, never bytes
     if value is not None:
         _store(store, [(key, {"e": epoch, "g": generations, "v": value})], ttl)
     return value
@@ -232,7 +232,7 @@ def cached_many(
             if entry.get("e") == epoch and entry["g"] == generation:
                 values[ident] = entry["v"]
                 continue
-        missing.append((ident, generation, position))
+        missing.append((ident, generation, position))  # pyright: ignore[reportArgumentType] -- decode_responses=True: Redis answers str, never bytes
     CACHE_LOOKUPS.labels(family.name, "hit").inc(len(values))
     if missing:
         CACHE_LOOKUPS.labels(family.name, "miss").inc(len(missing))

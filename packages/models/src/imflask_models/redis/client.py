@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -36,7 +36,7 @@ def connect(
     connect_timeout: float,
     read_timeout: float | None,
     retry: Retry | None = None,
-    **options: object,
+    **options: Any,  # redis-py's own keyword arguments
 ) -> redis.Redis:
     """A client of the Redis ``url`` names: ``redis://`` one server, ``redis+sentinel://``
     the master the sentinels name (see ``imflask_core.config.SentinelTarget``).
@@ -142,7 +142,7 @@ class RedisStore:
         try:
             result = write(pinned)
             role = pinned.execute_command("ROLE")
-            replicas = len(role[2]) if role[0] == "master" else 0
+            replicas = len(role[2]) if role[0] == "master" else 0  # pyright: ignore[reportOptionalSubscript] -- ROLE always answers a list
             if replicas == 0:
                 log.warning("redis: a security write is on the master only (no replica)")
             elif pinned.wait(1, REPLICA_CONFIRM_MS) < 1:

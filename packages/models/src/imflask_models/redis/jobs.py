@@ -95,7 +95,7 @@ def failed_jobs(store: RedisStore, queue_name: str, *, limit: int = 100) -> list
     registry = FailedJobRegistry(queue=queue(store, queue_name))
     jobs = Job.fetch_many(registry.get_job_ids(0, limit - 1), connection=store.queue_client)
     return [
-        FailedJob(job.id, job.func_name, repr(job.kwargs), _last_error(job))
+        FailedJob(job.id, str(job.func_name), repr(job.kwargs), _last_error(job))
         for job in jobs
         if job is not None
     ]

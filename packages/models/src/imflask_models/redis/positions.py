@@ -63,4 +63,4 @@ def remember_written(store: RedisStore, user_id: int, position: str, *, ttl: int
 @unavailable_on_failure
 def written_by(store: RedisStore, user_id: int) -> str | None:
     """The position of ``user_id``'s recent writes, or None (none lately)."""
-    return store.client.get(written_by_key(store, user_id)) or None
+    return store.client.get(written_by_key(store, user_id)) or None  # pyright: ignore[reportReturnType] -- decode_responses=True: Redis answers str, never bytes
