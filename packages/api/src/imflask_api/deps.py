@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import current_app
+
+from imflask_controllers.context import Context
 
 CONTEXT_KEY = "imflask.context"
 
 
-def context() -> Any:
-    """The controllers' ``Context`` of this app (typed loosely: views never look inside)."""
+def context() -> Context:
+    """The controllers' ``Context`` of this app (views never look inside; they pass it on)."""
     return current_app.extensions[CONTEXT_KEY]

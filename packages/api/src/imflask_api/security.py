@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
 from imflask_api.deps import context
 from imflask_controllers import limits, reads, users
 from imflask_controllers.errors import Unauthenticated
+from imflask_controllers.users import Identity, User
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,7 +53,7 @@ def write_limited(view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user_id = current_user().id
+        user_id = require_user().id
         limits.limit_write(context(), user_id=user_id)
         with reads.writing(context(), user_id=user_id):  # their next reads see this write
             return view(*args, **kwargs)
@@ -60,15 +61,28 @@ def write_limited(view: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def current_user() -> Any:
-    """The signed-in user (a ``UserRow``), or None on an anonymous request."""
-    identity = g.get("identity")
+def current_user() -> User | None:
+    """The signed-in user, or None on an anonymous request."""
+    identity = current_identity()
     return None if identity is None else identity.user
 
 
-def current_identity() -> Any:
+def require_user() -> User:
+    """The signed-in user of an ``auth_required`` view."""
+    return require_identity().user
+
+
+def current_identity() -> Identity | None:
     """The signed-in user with the token they sent and its claims, or None."""
     return g.get("identity")
+
+
+def require_identity() -> Identity:
+    """The identity of an ``auth_required`` view; ``Unauthenticated`` if there is none."""
+    identity = current_identity()
+    if identity is None:
+        raise Unauthenticated("token", "is missing")
+    return identity
 
 
 def client_ip() -> str:

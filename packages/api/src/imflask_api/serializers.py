@@ -5,6 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from imflask_controllers.articles import Article, ArticlePage
+from imflask_controllers.comments import Comment
+from imflask_controllers.notifications import Inbox, Notification
+from imflask_controllers.profiles import Profile
+from imflask_controllers.users import AuthenticatedUser
+
+JSON = dict[str, Any]  # a JSON object, as Flask serialises it
+
 
 def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds: ``2016-02-18T03:22:56.637Z``."""
@@ -13,7 +21,7 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
-def user_json(user: Any) -> dict[str, Any]:
+def user_json(user: AuthenticatedUser) -> JSON:
     return {
         "user": {
             "email": user.email,
@@ -25,16 +33,16 @@ def user_json(user: Any) -> dict[str, Any]:
     }
 
 
-def profile(p: Any) -> dict[str, Any]:
+def profile(p: Profile) -> JSON:
     return {"username": p.username, "bio": p.bio, "image": p.image, "following": p.following}
 
 
-def profile_json(p: Any) -> dict[str, Any]:
+def profile_json(p: Profile) -> JSON:
     return {"profile": profile(p)}
 
 
-def article(a: Any) -> dict[str, Any]:
-    shaped = {
+def article(a: Article) -> JSON:
+    shaped: JSON = {
         "slug": a.slug,
         "title": a.title,
         "description": a.description,
@@ -51,15 +59,15 @@ def article(a: Any) -> dict[str, Any]:
     return shaped
 
 
-def article_json(a: Any) -> dict[str, Any]:
+def article_json(a: Article) -> JSON:
     return {"article": article(a)}
 
 
-def articles_json(page: Any) -> dict[str, Any]:
+def articles_json(page: ArticlePage) -> JSON:
     return {"articles": [article(a) for a in page.articles], "articlesCount": page.total}
 
 
-def comment(c: Any) -> dict[str, Any]:
+def comment(c: Comment) -> JSON:
     return {
         "id": c.id,
         "createdAt": timestamp(c.created_at),
@@ -69,15 +77,15 @@ def comment(c: Any) -> dict[str, Any]:
     }
 
 
-def comment_json(c: Any) -> dict[str, Any]:
+def comment_json(c: Comment) -> JSON:
     return {"comment": comment(c)}
 
 
-def comments_json(comments: list[Any]) -> dict[str, Any]:
+def comments_json(comments: list[Comment]) -> JSON:
     return {"comments": [comment(c) for c in comments]}
 
 
-def notification(n: Any) -> dict[str, Any]:
+def notification(n: Notification) -> JSON:
     return {
         "id": n.id,
         "kind": n.kind,
@@ -88,7 +96,7 @@ def notification(n: Any) -> dict[str, Any]:
     }
 
 
-def inbox_json(inbox: Any) -> dict[str, Any]:
+def inbox_json(inbox: Inbox) -> JSON:
     return {
         "notifications": [notification(n) for n in inbox.notifications],
         "notificationsCount": inbox.total,

@@ -12,6 +12,7 @@ from imflask_controllers import caches, effects, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
+from imflask_controllers.users import User, user_of
 from imflask_models.errors import DuplicateKey
 from imflask_models.mongo import comments as comments_collection
 from imflask_models.mysql import articles as articles_table
@@ -21,7 +22,6 @@ from imflask_models.mysql import users as users_table
 from imflask_models.mysql import viewer as reader
 from imflask_models.mysql.articles import ArticleFilters, ArticleRow, ListedArticle
 from imflask_models.mysql.database import SqlConnection
-from imflask_models.mysql.users import UserRow
 
 SLUG_ATTEMPTS = 6
 T = TypeVar("T")
@@ -50,7 +50,7 @@ class ArticlePage:
 def list_articles(
     ctx: Context,
     *,
-    viewer: UserRow | None,
+    viewer: User | None,
     tag: str | None = None,
     author: str | None = None,
     favorited: str | None = None,
@@ -74,7 +74,7 @@ def list_articles(
     )
 
 
-def feed(ctx: Context, *, viewer: UserRow, limit: int = 20, offset: int = 0) -> ArticlePage:
+def feed(ctx: Context, *, viewer: User, limit: int = 20, offset: int = 0) -> ArticlePage:
     """Articles by the authors the viewer follows, newest first (replica if any)."""
     filters = ArticleFilters(followed_by=viewer.id)
     return _page(
@@ -95,7 +95,7 @@ def _page(
     scopes: list[str],
     resolve: Callable[[SqlConnection], ArticleFilters | None],
     *,
-    viewer: UserRow | None,
+    viewer: User | None,
     limit: int,
     offset: int,
     personal: bool = False,
@@ -142,7 +142,7 @@ def _page(
     return ArticlePage(_listed_articles(page["rows"], counts, liked, followed), page["total"])
 
 
-def _favorites_counts(ctx: Context, ids: list[int], viewer: UserRow | None) -> dict[int, int]:
+def _favorites_counts(ctx: Context, ids: list[int], viewer: User | None) -> dict[int, int]:
     """Each listed article's favorites count, through the cache (one round trip)."""
 
     def load(missing: list[int], after: str | None) -> dict[int, int]:
@@ -153,7 +153,7 @@ def _favorites_counts(ctx: Context, ids: list[int], viewer: UserRow | None) -> d
     return lists.cached_favorites_counts(ctx, ids, load)
 
 
-def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
+def get_article(ctx: Context, *, slug: str, viewer: User | None) -> Article:
     public = _public_article(ctx, slug)
     favorited = following = False
     if viewer is not None:
@@ -172,7 +172,7 @@ def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
 
 
 def create_article(
-    ctx: Context, *, author: UserRow, title: str, description: str, body: str, tags: Sequence[str]
+    ctx: Context, *, author: User, title: str, description: str, body: str, tags: Sequence[str]
 ) -> Article:
     """A new article with a unique slug made from its title."""
     tag_ids = ctx.stores.sql.run_transaction(lambda conn: tags_table.ensure_tags(conn, tags))
@@ -202,7 +202,7 @@ def update_article(
     ctx: Context,
     *,
     slug: str,
-    editor: UserRow,
+    editor: User,
     title: str | None = None,
     description: str | None = None,
     body: str | None = None,
@@ -239,7 +239,7 @@ def update_article(
     return _article_of(public, favorited=favorited, following=False)
 
 
-def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
+def delete_article(ctx: Context, *, slug: str, user: User) -> None:
     """Delete an article with its tags links, favorites and comments. Only the author may."""
 
     def write(conn: SqlConnection) -> effects.Jobs:
@@ -256,16 +256,16 @@ def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
     return comments_collection.delete_comments_of_article(ctx.stores.mongo.db, article_id)
 
 
-def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
+def favorite_article(ctx: Context, *, slug: str, user: User) -> Article:
     return _set_favorite(ctx, slug, user, favorites.favorite, favorited=True)
 
 
-def unfavorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
+def unfavorite_article(ctx: Context, *, slug: str, user: User) -> Article:
     return _set_favorite(ctx, slug, user, favorites.unfavorite, favorited=False)
 
 
 def _set_favorite(
-    ctx: Context, slug: str, user: UserRow, change: Callable[..., None], *, favorited: bool
+    ctx: Context, slug: str, user: User, change: Callable[..., None], *, favorited: bool
 ) -> Article:
     def write(conn: SqlConnection) -> tuple[dict, bool]:
         row = _article(conn, slug)
@@ -306,12 +306,10 @@ def _load_public(conn: SqlConnection, row: ArticleRow) -> dict:
     assert author is not None  # articles go with their author (ON DELETE CASCADE)
     tags = tags_table.tags_of_articles(conn, [row.id]).get(row.id, [])
     count = favorites.favorite_counts(conn, [row.id])[row.id]
-    return _public_json(row, author, tags, favorites_count=count)
+    return _public_json(row, user_of(author), tags, favorites_count=count)
 
 
-def _public_json(
-    row: ArticleRow, author: UserRow, tags: list[str], *, favorites_count: int
-) -> dict:
+def _public_json(row: ArticleRow, author: User, tags: list[str], *, favorites_count: int) -> dict:
     """An article's public part, as the cache keeps it."""
     return {
         "id": row.id,
@@ -350,7 +348,7 @@ def _article(conn: SqlConnection, slug: str) -> ArticleRow:
     return row
 
 
-def _own_article(conn: SqlConnection, slug: str, user: UserRow, verb: str) -> ArticleRow:
+def _own_article(conn: SqlConnection, slug: str, user: User, verb: str) -> ArticleRow:
     row = _article(conn, slug)
     if row.author_id != user.id:
         raise Forbidden("article", f"can only be {verb} by its author")
@@ -412,9 +410,7 @@ def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
     }
 
 
-def _viewer_flags(
-    conn: SqlConnection, viewer: UserRow, rows: list[dict]
-) -> tuple[set[int], set[int]]:
+def _viewer_flags(conn: SqlConnection, viewer: User, rows: list[dict]) -> tuple[set[int], set[int]]:
     """(listed articles the viewer favorited, their authors the viewer follows)."""
     return reader.viewer_flags(
         conn, viewer.id, [row["id"] for row in rows], {row["author"]["id"] for row in rows}

@@ -10,9 +10,9 @@ from imflask_controllers.articles import article_id_by_slug
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
+from imflask_controllers.users import User
 from imflask_models.mongo import comments as comments_collection
 from imflask_models.mysql import articles as articles_table
-from imflask_models.mysql.users import UserRow
 
 MAX_COMMENTS = 1000  # per article and response; RealWorld lists have no paging here
 PRUNE_BATCH = 1000  # article ids per round of ``prune_orphaned_comments``
@@ -27,7 +27,7 @@ class Comment:
     author: Profile
 
 
-def list_comments(ctx: Context, *, slug: str, viewer: UserRow | None) -> list[Comment]:
+def list_comments(ctx: Context, *, slug: str, viewer: User | None) -> list[Comment]:
     """The article's comments, newest first."""
     article_id = article_id_by_slug(ctx, slug)
     docs = comments_collection.comments_of_article(
@@ -42,7 +42,7 @@ def list_comments(ctx: Context, *, slug: str, viewer: UserRow | None) -> list[Co
     ]
 
 
-def add_comment(ctx: Context, *, slug: str, author: UserRow, body: str) -> Comment:
+def add_comment(ctx: Context, *, slug: str, author: User, body: str) -> Comment:
     article_id = article_id_by_slug(ctx, slug)
     doc = comments_collection.insert_comment(
         ctx.stores.mongo.db, article_id=article_id, author_id=author.id, body=body
@@ -51,7 +51,7 @@ def add_comment(ctx: Context, *, slug: str, author: UserRow, body: str) -> Comme
     return Comment(doc.id, doc.body, doc.created_at, doc.updated_at, me)
 
 
-def delete_comment(ctx: Context, *, slug: str, comment_id: int, user: UserRow) -> None:
+def delete_comment(ctx: Context, *, slug: str, comment_id: int, user: User) -> None:
     """Only the comment's author may delete it."""
     article_id = article_id_by_slug(ctx, slug)
     doc = comments_collection.comment_by_id(ctx.stores.mongo.db, comment_id)

@@ -9,12 +9,12 @@ from datetime import datetime
 from imflask_controllers import effects
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid
+from imflask_controllers.users import User
 from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
-from imflask_models.mysql.users import UserRow
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def notify_follower_batch(ctx: Context, *, article_id: int, follower_ids: list[i
     return created
 
 
-def inbox_of(ctx: Context, *, user: UserRow, limit: int = 20, offset: int = 0) -> Inbox:
+def inbox_of(ctx: Context, *, user: User, limit: int = 20, offset: int = 0) -> Inbox:
     """The user's notifications, newest first, with the total and unread counts."""
     db = ctx.stores.mongo.db
     docs = inbox.notifications_of(db, user.id, limit=limit, offset=offset)
@@ -116,7 +116,7 @@ def inbox_of(ctx: Context, *, user: UserRow, limit: int = 20, offset: int = 0) -
     )
 
 
-def mark_read(ctx: Context, *, user: UserRow, ids: list[str] | None = None) -> int:
+def mark_read(ctx: Context, *, user: User, ids: list[str] | None = None) -> int:
     """Mark the user's notifications read (only ``ids`` when given); return the unread count."""
     if ids is not None and not all(inbox.is_notification_id(i) for i in ids):
         raise Invalid("ids", "must be notification ids")

@@ -15,7 +15,7 @@ from imflask_controllers.comments import Comment
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, Unauthenticated
 from imflask_controllers.profiles import Profile
-from imflask_models.mysql.users import UserRow
+from imflask_controllers.users import User
 
 GLOBAL, YOURS = "global", "yours"
 
@@ -41,7 +41,7 @@ class ProfilePage:
 def home_page(
     ctx: Context,
     *,
-    viewer: UserRow | None,
+    viewer: User | None,
     feed: str = GLOBAL,
     tag: str | None = None,
     limit: int = 20,
@@ -57,13 +57,13 @@ def home_page(
     return HomePage(page, tags.popular_tags(ctx))
 
 
-def article_page(ctx: Context, *, slug: str, viewer: UserRow | None) -> ArticleWithComments:
+def article_page(ctx: Context, *, slug: str, viewer: User | None) -> ArticleWithComments:
     """One article with its body and its comments, newest first."""
     article = articles.get_article(ctx, slug=slug, viewer=viewer)
     return ArticleWithComments(article, comments.list_comments(ctx, slug=slug, viewer=viewer))
 
 
-def article_for_editing(ctx: Context, *, slug: str, editor: UserRow) -> Article:
+def article_for_editing(ctx: Context, *, slug: str, editor: User) -> Article:
     """An article its author is about to edit; ``Forbidden`` for anyone else."""
     article = articles.get_article(ctx, slug=slug, viewer=editor)
     if article.author.username != editor.username:
@@ -75,7 +75,7 @@ def profile_page(
     ctx: Context,
     *,
     username: str,
-    viewer: UserRow | None,
+    viewer: User | None,
     favorites: bool = False,
     limit: int = 20,
     offset: int = 0,

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from imflask_controllers import caches, effects
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
+from imflask_controllers.users import User, user_of
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
-from imflask_models.mysql.users import UserRow
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Profile:
     following: bool
 
 
-def get_profile(ctx: Context, *, username: str, viewer: UserRow | None) -> Profile:
+def get_profile(ctx: Context, *, username: str, viewer: User | None) -> Profile:
     public = public_profile_by_username(ctx, username)
     if public is None:
         raise NotFound("profile")
@@ -33,7 +33,7 @@ def get_profile(ctx: Context, *, username: str, viewer: UserRow | None) -> Profi
     return _profile(public, following)
 
 
-def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
+def follow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     target = _target(ctx, username)
     if target.id == follower.id:
         raise Invalid("username", "is you; you cannot follow yourself")
@@ -43,7 +43,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     return _profile(public(target), True)
 
 
-def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
+def unfollow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:
         follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
@@ -57,13 +57,13 @@ def public_profile_by_username(ctx: Context, username: str) -> dict | None:
     def load() -> dict | None:
         with ctx.stores.sql.connection() as conn:
             user = users_table.user_by_username(conn, username)
-        return None if user is None else public(user)
+        return None if user is None else public(user_of(user))
 
     return caches.profile(ctx, username, load)
 
 
 def profiles_of(
-    conn: SqlConnection, user_ids: Iterable[int], viewer: UserRow | None
+    conn: SqlConnection, user_ids: Iterable[int], viewer: User | None
 ) -> dict[int, Profile]:
     """Profiles of many users at once, with ``following`` for the viewer (two queries)."""
     public = users_table.public_profiles_by_ids(conn, user_ids)
@@ -71,15 +71,15 @@ def profiles_of(
     return {uid: _profile(p, uid in followed) for uid, p in public.items()}
 
 
-def _target(ctx: Context, username: str) -> UserRow:
+def _target(ctx: Context, username: str) -> User:
     with ctx.stores.sql.connection() as conn:
         target = users_table.user_by_username(conn, username)
     if target is None:
         raise NotFound("profile")
-    return target
+    return user_of(target)
 
 
-def public(user: UserRow) -> dict:
+def public(user: User) -> dict:
     return {"id": user.id, "username": user.username, "bio": user.bio, "image": user.image}
 
 

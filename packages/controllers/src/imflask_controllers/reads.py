@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from imflask_controllers.context import Context
+from imflask_controllers.users import User
 from imflask_core.errors import StoreUnavailable
 from imflask_models import replication
 from imflask_models.mysql.database import SqlConnection
-from imflask_models.mysql.users import UserRow
 from imflask_models.redis import positions
 
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def read(
     ctx: Context,
     work: Callable[[SqlConnection], T],
     *,
-    viewer: UserRow | None,
+    viewer: User | None,
     after: str | None = None,
 ) -> T:
     """``work(conn)`` (read-only; it may run twice) where it sees ``after`` and the

@@ -1,5 +1,5 @@
 """The auth extras: refresh tokens with rotation and reuse detection, and logout;
-and the revocation of signed-out browser sessions (the web pages).
+and the browser sessions of the web pages: who they belong to, and their revocation.
 
 The RealWorld access token stays a short-lived JWT; a refresh token (an opaque
 random string, kept only as a hash in Redis) lets a browser get a new one.
@@ -8,6 +8,8 @@ Each refresh token works once; presenting a used one revokes its family.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import uuid
@@ -18,9 +20,10 @@ from imflask_controllers import users
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Unauthenticated
 from imflask_controllers.tokens import AccessClaims
-from imflask_controllers.users import AuthenticatedUser
+from imflask_controllers.users import AuthenticatedUser, User
 from imflask_core.errors import StoreUnavailable
 from imflask_models.mysql import users as users_table
+from imflask_models.mysql.users import UserRow
 from imflask_models.redis import auth_tokens
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ def refresh(ctx: Context, *, refresh_token: str) -> Refreshed:
     if user is None:
         raise Unauthenticated("refresh token", "belongs to no user")
     return Refreshed(
-        user=users.with_new_access_token(ctx, user),
+        user=users.with_new_access_token(ctx, users.user_of(user)),
         refresh_token=_issue(ctx, user.id, family=record.family),
     )
 
@@ -78,9 +81,39 @@ def log_out(ctx: Context, *, access: AccessClaims | None, refresh_token: str | N
             )
 
 
-def new_web_session_id() -> str:
-    """An id for a browser session, so that signing out can revoke every copy of its cookie."""
-    return secrets.token_urlsafe(16)
+@dataclass(frozen=True)
+class WebSession:
+    """What a browser's signed session cookie holds for its signed-in user."""
+
+    user_id: int
+    # A keyed digest of the password hash (it shows nothing of the hash): a new
+    # password gives a new one, which ends every session begun before.
+    fingerprint: str
+    session_id: str  # refused once signed out, in every copy of the cookie
+
+
+def start_web_session(ctx: Context, user_id: int) -> tuple[User, WebSession]:
+    """A new browser session for ``user_id``; ``Unauthenticated`` if they no longer exist."""
+    with ctx.stores.sql.connection() as conn:
+        row = users_table.user_by_id(conn, user_id)
+    if row is None:
+        raise Unauthenticated("session", "belongs to no user")
+    started = WebSession(row.id, _fingerprint(ctx, row), secrets.token_urlsafe(16))
+    return users.user_of(row), started
+
+
+def web_session_user(ctx: Context, held: WebSession) -> User | None:
+    """The user of a browser session; None once it was signed out, the account is gone,
+    or the password changed since it began."""
+    if web_session_ended(ctx, held.session_id):
+        return None
+    with ctx.stores.sql.connection() as conn:
+        row = users_table.user_by_id(conn, held.user_id)
+    if row is None or not hmac.compare_digest(
+        held.fingerprint.encode(), _fingerprint(ctx, row).encode()
+    ):
+        return None
+    return users.user_of(row)
 
 
 def end_web_session(ctx: Context, session_id: str, *, lifetime: int) -> None:
@@ -102,6 +135,11 @@ def web_session_ended(ctx: Context, session_id: str) -> bool:
     except StoreUnavailable as error:
         log.warning("session revocation not checked: %s", error)
         return False
+
+
+def _fingerprint(ctx: Context, row: UserRow) -> str:
+    message = f"{row.id}:{row.password_hash}".encode()
+    return hmac.new(ctx.settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def _issue(ctx: Context, user_id: int, *, family: str) -> str:

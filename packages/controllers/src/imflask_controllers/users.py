@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class User:
+    """A signed-in user as every use case takes them: never with their password hash."""
+
+    id: int
+    username: str
+    email: str
+    bio: str | None
+    image: str | None
+
+
+@dataclass(frozen=True)
 class AuthenticatedUser:
     """A user as the RealWorld ``user`` object shows it, with a fresh access token."""
 
@@ -51,7 +62,7 @@ def register_user(ctx: Context, *, username: str, email: str, password: str) -> 
     except DuplicateKey as error:
         raise Invalid(error.field, TAKEN) from None
     assert user is not None
-    return _authenticated(ctx, user)
+    return _authenticated(ctx, user_of(user))
 
 
 def log_in(ctx: Context, *, email: str, password: str) -> AuthenticatedUser:
@@ -64,14 +75,14 @@ def log_in(ctx: Context, *, email: str, password: str) -> AuthenticatedUser:
     if ctx.passwords.check_needs_rehash(user.password_hash):
         with ctx.stores.sql.connection() as conn:
             users_table.update_user(conn, user.id, {"password_hash": ctx.passwords.hash(password)})
-    return _authenticated(ctx, user)
+    return _authenticated(ctx, user_of(user))
 
 
 @dataclass(frozen=True)
 class Identity:
     """Who sent a request: the user, and the access token they sent."""
 
-    user: UserRow
+    user: User
     token: str
     claims: tokens.AccessClaims
 
@@ -95,22 +106,23 @@ def authenticate(ctx: Context, token: str) -> Identity:
         user = users_table.user_by_id(conn, claims.user_id)
     if user is None:
         raise Unauthenticated("token", "belongs to no user")
-    return Identity(user, token, claims)
+    return Identity(user_of(user), token, claims)
 
 
-def user_by_id(ctx: Context, user_id: int) -> UserRow | None:
-    """A user by id (a signed-in session's user), or None if they no longer exist."""
+def user_by_id(ctx: Context, user_id: int) -> User | None:
+    """A user by id, or None if they no longer exist."""
     with ctx.stores.sql.connection() as conn:
-        return users_table.user_by_id(conn, user_id)
+        row = users_table.user_by_id(conn, user_id)
+    return None if row is None else user_of(row)
 
 
-def current_user(*, user: UserRow, token: str) -> AuthenticatedUser:
+def current_user(*, user: User, token: str) -> AuthenticatedUser:
     """The signed-in user, with the token they presented (RealWorld echoes it)."""
     return _as_authenticated(user, token)
 
 
 def update_user(
-    ctx: Context, *, user: UserRow, token: str, changes: dict[str, str | None]
+    ctx: Context, *, user: User, token: str, changes: dict[str, str | None]
 ) -> AuthenticatedUser:
     """Change the given fields of the signed-in user; a new password is hashed first."""
     columns: dict[str, str | None] = {}
@@ -135,25 +147,30 @@ def update_user(
     if updated is None:
         raise NotFound("user")
     effects.user_changed(ctx, usernames=[user.username, updated.username], slugs=their_slugs)
-    return _as_authenticated(updated, token)
+    return _as_authenticated(user_of(updated), token)
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def with_new_access_token(ctx: Context, user: UserRow) -> AuthenticatedUser:
+def with_new_access_token(ctx: Context, user: User) -> AuthenticatedUser:
     return _authenticated(ctx, user)
 
 
-def _authenticated(ctx: Context, user: UserRow) -> AuthenticatedUser:
+def user_of(row: UserRow) -> User:
+    """The row's user, without the password hash (which never leaves the controllers)."""
+    return User(id=row.id, username=row.username, email=row.email, bio=row.bio, image=row.image)
+
+
+def _authenticated(ctx: Context, user: User) -> AuthenticatedUser:
     token = tokens.mint_access_token(
         secret=ctx.settings.secret_key, user_id=user.id, ttl_seconds=ctx.settings.access_token_ttl
     )
     return _as_authenticated(user, token)
 
 
-def _as_authenticated(user: UserRow, token: str) -> AuthenticatedUser:
+def _as_authenticated(user: User, token: str) -> AuthenticatedUser:
     return AuthenticatedUser(
         id=user.id,
         username=user.username,

@@ -10,7 +10,7 @@ from imflask_api.errors import RequestInvalid
 from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body
 from imflask_api.schemas import LoginUser, NewUser, UpdateUser
-from imflask_api.security import auth_required, client_ip, current_identity, write_limited
+from imflask_api.security import auth_required, client_ip, require_identity, write_limited
 from imflask_api.serializers import user_json
 from imflask_controllers import limits, sessions
 from imflask_controllers import users as accounts
@@ -45,7 +45,7 @@ def login():
 @auth_required
 def get_current_user():
     """The signed-in user."""
-    identity = current_identity()
+    identity = require_identity()
     return user_json(accounts.current_user(user=identity.user, token=identity.token))
 
 
@@ -57,7 +57,7 @@ def update_current_user():
     data = parse_body(UpdateUser, "user")
     if not data.model_fields_set:
         raise RequestInvalid({"user": ["must have at least one field to update"]})
-    identity = current_identity()
+    identity = require_identity()
     user = accounts.update_user(
         context(), user=identity.user, token=identity.token, changes=data.changes()
     )

@@ -9,7 +9,13 @@ from imflask_api.errors import RequestInvalid
 from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body, parse_query
 from imflask_api.schemas import ArticleQuery, NewArticle, Page, UpdateArticle
-from imflask_api.security import auth_optional, auth_required, current_user, write_limited
+from imflask_api.security import (
+    auth_optional,
+    auth_required,
+    current_user,
+    require_user,
+    write_limited,
+)
 from imflask_api.serializers import article_json, articles_json
 from imflask_controllers import articles as article_cases
 
@@ -38,7 +44,7 @@ def list_articles():
 def feed():
     """Newest articles by the authors the signed-in user follows."""
     q = parse_query(Page)
-    page = article_cases.feed(context(), viewer=current_user(), limit=q.limit, offset=q.offset)
+    page = article_cases.feed(context(), viewer=require_user(), limit=q.limit, offset=q.offset)
     return articles_json(page)
 
 
@@ -58,7 +64,7 @@ def create_article():
     data = parse_body(NewArticle, "article")
     article = article_cases.create_article(
         context(),
-        author=current_user(),
+        author=require_user(),
         title=data.title,
         description=data.description,
         body=data.body,
@@ -76,7 +82,7 @@ def update_article(slug: str):
     if not data.model_fields_set:
         raise RequestInvalid({"article": ["must have at least one field to update"]})
     article = article_cases.update_article(
-        context(), slug=slug, editor=current_user(), **data.changes()
+        context(), slug=slug, editor=require_user(), **data.changes()
     )
     return article_json(article)
 
@@ -86,7 +92,7 @@ def update_article(slug: str):
 @write_limited
 def delete_article(slug: str):
     """Delete an article (its author only)."""
-    article_cases.delete_article(context(), slug=slug, user=current_user())
+    article_cases.delete_article(context(), slug=slug, user=require_user())
     return Response(status=204)
 
 
@@ -96,7 +102,7 @@ def delete_article(slug: str):
 @idempotent
 def favorite(slug: str):
     """Favorite an article."""
-    return article_json(article_cases.favorite_article(context(), slug=slug, user=current_user()))
+    return article_json(article_cases.favorite_article(context(), slug=slug, user=require_user()))
 
 
 @articles.delete("/<slug>/favorite")
@@ -104,4 +110,4 @@ def favorite(slug: str):
 @write_limited
 def unfavorite(slug: str):
     """Remove an article from the signed-in user's favorites."""
-    return article_json(article_cases.unfavorite_article(context(), slug=slug, user=current_user()))
+    return article_json(article_cases.unfavorite_article(context(), slug=slug, user=require_user()))

@@ -8,7 +8,13 @@ from imflask_api.deps import context
 from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body
 from imflask_api.schemas import NewComment
-from imflask_api.security import auth_optional, auth_required, current_user, write_limited
+from imflask_api.security import (
+    auth_optional,
+    auth_required,
+    current_user,
+    require_user,
+    write_limited,
+)
 from imflask_api.serializers import comment_json, comments_json
 from imflask_controllers import comments as comment_cases
 from imflask_controllers.errors import NotFound
@@ -31,7 +37,7 @@ def add_comment(slug: str):
     """Comment on an article (200, as the spec says)."""
     data = parse_body(NewComment, "comment")
     return comment_json(
-        comment_cases.add_comment(context(), slug=slug, author=current_user(), body=data.body)
+        comment_cases.add_comment(context(), slug=slug, author=require_user(), body=data.body)
     )
 
 
@@ -43,6 +49,6 @@ def delete_comment(slug: str, comment_id: str):
     if not comment_id.isascii() or not comment_id.isdigit():
         raise NotFound("comment")
     comment_cases.delete_comment(
-        context(), slug=slug, comment_id=int(comment_id), user=current_user()
+        context(), slug=slug, comment_id=int(comment_id), user=require_user()
     )
     return Response(status=204)

@@ -9,7 +9,7 @@ from imflask_api.errors import RequestInvalid
 from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_query, parse_raw_body
 from imflask_api.schemas import MarkRead, Page
-from imflask_api.security import auth_required, current_user
+from imflask_api.security import auth_required, require_user
 from imflask_api.serializers import inbox_json
 from imflask_controllers import notifications as notification_cases
 
@@ -22,7 +22,7 @@ def list_notifications():
     """My notifications, newest first, with the unread count."""
     q = parse_query(Page)
     inbox = notification_cases.inbox_of(
-        context(), user=current_user(), limit=q.limit, offset=q.offset
+        context(), user=require_user(), limit=q.limit, offset=q.offset
     )
     return inbox_json(inbox)
 
@@ -35,5 +35,5 @@ def mark_read():
     data = parse_raw_body(MarkRead) if request.get_data(cache=True).strip() else MarkRead()
     if data.ids is not None and not data.ids:
         raise RequestInvalid({"ids": ["can't be empty; leave it out to mark everything read"]})
-    unread = notification_cases.mark_read(context(), user=current_user(), ids=data.ids)
+    unread = notification_cases.mark_read(context(), user=require_user(), ids=data.ids)
     return {"unreadCount": unread}

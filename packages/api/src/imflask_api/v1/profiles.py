@@ -6,7 +6,13 @@ from flask import Blueprint
 
 from imflask_api.deps import context
 from imflask_api.idempotency import idempotent
-from imflask_api.security import auth_optional, auth_required, current_user, write_limited
+from imflask_api.security import (
+    auth_optional,
+    auth_required,
+    current_user,
+    require_user,
+    write_limited,
+)
 from imflask_api.serializers import profile_json
 from imflask_controllers import profiles as profile_cases
 
@@ -29,7 +35,7 @@ def get_profile(username: str):
 def follow(username: str):
     """Follow a user."""
     return profile_json(
-        profile_cases.follow_user(context(), username=username, follower=current_user())
+        profile_cases.follow_user(context(), username=username, follower=require_user())
     )
 
 
@@ -39,5 +45,5 @@ def follow(username: str):
 def unfollow(username: str):
     """Stop following a user."""
     return profile_json(
-        profile_cases.unfollow_user(context(), username=username, follower=current_user())
+        profile_cases.unfollow_user(context(), username=username, follower=require_user())
     )

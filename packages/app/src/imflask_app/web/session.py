@@ -1,26 +1,27 @@
 """Who is signed in: the user id in Flask's signed session cookie.
 
 Signing in and out rotate the cookie (``session.clear()`` then a fresh CSRF
-nonce). The cookie also carries a fingerprint of the user's password hash, so
-changing the password signs out every other browser that held a session, and a
-random session id, revoked in Redis on sign-out, so a copy of the cookie taken
-before then is refused too.
+nonce). The cookie holds a ``sessions.WebSession``: the user id, a fingerprint
+that changes with the password (so a new password signs out every other browser
+that held a session), and a random session id, revoked in Redis on sign-out, so
+a copy of the cookie taken before then is refused too. The controllers make and
+check all three; the password hash never reaches this layer.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from flask import current_app, g, session
 
 from imflask_api.deps import context
 from imflask_app.web import csrf
-from imflask_controllers import limits, reads, sessions, users
+from imflask_controllers import limits, reads, sessions
 from imflask_controllers.errors import Unauthenticated
+from imflask_controllers.sessions import WebSession
+from imflask_controllers.users import User
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,14 +31,14 @@ FINGERPRINT = "fp"
 SESSION_ID = "sid"
 
 
-def current_user() -> Any:
-    """The signed-in user (a ``UserRow``) of this request, or None; loaded once per request."""
+def current_user() -> User | None:
+    """The signed-in user of this request, or None; loaded once per request."""
     if "web_user" not in g:
         g.web_user = _load_user()
     return g.web_user
 
 
-def require_user() -> Any:
+def require_user() -> User:
     """The signed-in user; ``Unauthenticated`` (a redirect to sign in) when there is none."""
     user = current_user()
     if user is None:
@@ -47,14 +48,12 @@ def require_user() -> Any:
 
 def sign_in(user_id: int) -> None:
     """Start a fresh session for ``user_id``: nothing of the previous cookie survives."""
-    user = users.user_by_id(context(), user_id)
-    if user is None:
-        raise Unauthenticated("session", "belongs to no user")
+    user, started = sessions.start_web_session(context(), user_id)
     _revoke()
     _forget()
-    session[USER_ID] = user.id
-    session[FINGERPRINT] = _fingerprint(user)
-    session[SESSION_ID] = sessions.new_web_session_id()
+    session[USER_ID] = started.user_id
+    session[FINGERPRINT] = started.fingerprint
+    session[SESSION_ID] = started.session_id
     g.web_user = user
 
 
@@ -74,18 +73,16 @@ def _revoke() -> None:
         sessions.end_web_session(context(), session_id, lifetime=lifetime)
 
 
-def _load_user() -> Any:
+def _load_user() -> User | None:
     user_id, session_id = session.get(USER_ID), session.get(SESSION_ID)
     if not isinstance(user_id, int):
         return None
-    if not isinstance(session_id, str) or sessions.web_session_ended(context(), session_id):
-        _forget()  # signed out elsewhere with a copy of this cookie
-        return None
-    user = users.user_by_id(context(), user_id)
-    held = str(session.get(FINGERPRINT, ""))
-    if user is None or not hmac.compare_digest(held.encode(), _fingerprint(user).encode()):
-        _forget()  # deleted account, or the password changed since this session began
-        return None
+    user = None
+    if isinstance(session_id, str):
+        held = WebSession(user_id, str(session.get(FINGERPRINT, "")), session_id)
+        user = sessions.web_session_user(context(), held)
+    if user is None:
+        _forget()  # signed out elsewhere, deleted account, or a new password since
     return user
 
 
@@ -93,12 +90,6 @@ def _forget() -> None:
     """Empty the session, with a fresh CSRF nonce (no revocation: see ``_revoke``)."""
     session.clear()
     csrf.new_token()
-
-
-def _fingerprint(user: Any) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    message = f"{user.id}:{user.password_hash}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def write_limited(view: Callable[P, R]) -> Callable[P, R]:
