@@ -14,6 +14,9 @@ from pymongo.errors import ConnectionFailure
 from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import unavailable_on
 
+# A database of plain-dict documents (pymongo's default document class).
+MongoDb = Database[dict[str, Any]]
+
 STORE = "mongo"
 
 # collection name -> its indexes; filled by declare_indexes() beside each collection's code.
@@ -86,7 +89,7 @@ class MongoStore:
         return self._client
 
     @property
-    def db(self) -> Database:
+    def db(self) -> MongoDb:
         return self.client[self.db_name]
 
     def _probe(self) -> None:

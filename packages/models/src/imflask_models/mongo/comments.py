@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from imflask_models.mongo.client import declare_indexes, unavailable_on_failure
+from imflask_models.mongo.client import MongoDb, declare_indexes, unavailable_on_failure
 
 COMMENTS = "comments"
 COUNTERS = "counters"
@@ -48,7 +48,7 @@ _PROJECTION = {"_id": 0, "id": 1, "article_id": 1, "author_id": 1, "body": 1,
 
 
 @unavailable_on_failure
-def next_comment_id(db: Database) -> int:
+def next_comment_id(db: MongoDb) -> int:
     """The next comment id: atomic and unique however many writers race."""
     for _ in range(5):
         try:
@@ -66,7 +66,7 @@ def next_comment_id(db: Database) -> int:
 
 
 @unavailable_on_failure
-def insert_comment(db: Database, *, article_id: int, author_id: int, body: str) -> CommentDoc:
+def insert_comment(db: MongoDb, *, article_id: int, author_id: int, body: str) -> CommentDoc:
     now = datetime.now(UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     comment = CommentDoc(
@@ -82,7 +82,7 @@ def insert_comment(db: Database, *, article_id: int, author_id: int, body: str) 
 
 
 @unavailable_on_failure
-def comments_of_article(db: Database, article_id: int, *, limit: int = 1000) -> list[CommentDoc]:
+def comments_of_article(db: MongoDb, article_id: int, *, limit: int = 1000) -> list[CommentDoc]:
     """Newest first."""
     cursor = (
         db[COMMENTS]
@@ -94,7 +94,7 @@ def comments_of_article(db: Database, article_id: int, *, limit: int = 1000) -> 
 
 
 @unavailable_on_failure
-def comment_by_id(db: Database, comment_id: int) -> CommentDoc | None:
+def comment_by_id(db: MongoDb, comment_id: int) -> CommentDoc | None:
     if not 0 < comment_id <= MAX_ID:
         return None
     raw = db[COMMENTS].find_one({"id": comment_id}, _PROJECTION)
@@ -102,22 +102,22 @@ def comment_by_id(db: Database, comment_id: int) -> CommentDoc | None:
 
 
 @unavailable_on_failure
-def delete_comment(db: Database, comment_id: int) -> bool:
+def delete_comment(db: MongoDb, comment_id: int) -> bool:
     return db[COMMENTS].delete_one({"id": comment_id}).deleted_count == 1
 
 
 @unavailable_on_failure
-def delete_comments_of_article(db: Database, article_id: int) -> int:
+def delete_comments_of_article(db: MongoDb, article_id: int) -> int:
     return db[COMMENTS].delete_many({"article_id": article_id}).deleted_count
 
 
 @unavailable_on_failure
-def delete_comments_of_articles(db: Database, article_ids: list[int]) -> int:
+def delete_comments_of_articles(db: MongoDb, article_ids: list[int]) -> int:
     return db[COMMENTS].delete_many({"article_id": {"$in": article_ids}}).deleted_count
 
 
 @unavailable_on_failure
-def commented_article_ids(db: Database, *, after: int = 0, limit: int = 1000) -> list[int]:
+def commented_article_ids(db: MongoDb, *, after: int = 0, limit: int = 1000) -> list[int]:
     """Ids of the articles that have comments, ascending, from ``after`` on (for sweeps)."""
     pipeline = [
         {"$match": {"article_id": {"$gt": after}}},
@@ -128,5 +128,5 @@ def commented_article_ids(db: Database, *, after: int = 0, limit: int = 1000) ->
     return [row["_id"] for row in db[COMMENTS].aggregate(pipeline)]
 
 
-def _doc(raw: dict) -> CommentDoc:
+def _doc(raw: dict[str, Any]) -> CommentDoc:
     return CommentDoc(**raw)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from imflask_models.mongo.client import declare_indexes, unavailable_on_failure
+from imflask_models.mongo.client import MongoDb, declare_indexes, unavailable_on_failure
 
 NOTIFICATIONS = "notifications"
 ARTICLE_PUBLISHED = "article_published"
@@ -53,7 +53,7 @@ class NotificationDoc:
 
 def new_article_notice(
     *, user_id: int, article_id: int, slug: str, title: str, actor_id: int, actor_username: str
-) -> dict:
+) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "kind": ARTICLE_PUBLISHED,
@@ -68,7 +68,7 @@ def new_article_notice(
 
 
 @unavailable_on_failure
-def insert_notifications(db: Database, docs: list[dict]) -> int:
+def insert_notifications(db: MongoDb, docs: list[dict[str, Any]]) -> int:
     """Insert what is not there yet; return how many were new (duplicates are skipped)."""
     if not docs:
         return 0
@@ -83,7 +83,7 @@ def insert_notifications(db: Database, docs: list[dict]) -> int:
 
 @unavailable_on_failure
 def notifications_of(
-    db: Database, user_id: int, *, limit: int, offset: int
+    db: MongoDb, user_id: int, *, limit: int, offset: int
 ) -> list[NotificationDoc]:
     cursor = (
         db[NOTIFICATIONS]
@@ -96,17 +96,17 @@ def notifications_of(
 
 
 @unavailable_on_failure
-def count_notifications(db: Database, user_id: int, *, unread_only: bool = False) -> int:
-    query: dict = {"user_id": user_id}
+def count_notifications(db: MongoDb, user_id: int, *, unread_only: bool = False) -> int:
+    query: dict[str, Any] = {"user_id": user_id}
     if unread_only:
         query["read"] = False
     return db[NOTIFICATIONS].count_documents(query)
 
 
 @unavailable_on_failure
-def mark_read(db: Database, user_id: int, ids: list[str] | None = None) -> int:
+def mark_read(db: MongoDb, user_id: int, ids: list[str] | None = None) -> int:
     """Mark the user's notifications read (only ``ids`` if given); return how many changed."""
-    query: dict = {"user_id": user_id, "read": False}
+    query: dict[str, Any] = {"user_id": user_id, "read": False}
     if ids is not None:
         query["_id"] = {"$in": [ObjectId(i) for i in ids]}
     return db[NOTIFICATIONS].update_many(query, {"$set": {"read": True}}).modified_count
@@ -116,7 +116,7 @@ def is_notification_id(value: str) -> bool:
     return ObjectId.is_valid(value) and len(value) == 24
 
 
-def _doc(raw: dict) -> NotificationDoc:
+def _doc(raw: dict[str, Any]) -> NotificationDoc:
     return NotificationDoc(
         id=str(raw["_id"]),
         user_id=raw["user_id"],

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.dialect import utcnow
@@ -206,7 +207,7 @@ VALUES (%(slug)s, %(title)s, %(description)s, %(body)s, %(author_id)s,
 SELECT_IDS_BY_SLUGS = "SELECT id, slug FROM articles WHERE slug IN %(slugs)s"
 
 
-def insert_articles(conn: SqlConnection, rows: list[dict]) -> dict[str, int]:
+def insert_articles(conn: SqlConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Bulk insert (seeding): rows of slug, title, description, body, author_id, created_at.
 
     Rows whose slug exists are skipped. Returns each slug's id.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.dialect import utcnow
@@ -93,7 +94,7 @@ def _row(row: dict | None) -> UserRow | None:
 SELECT_PUBLIC_PROFILES = "SELECT id, username, bio, image FROM users WHERE id IN %(ids)s"
 
 
-def public_profiles_by_ids(conn: SqlConnection, ids: Iterable[int]) -> dict[int, dict]:
+def public_profiles_by_ids(conn: SqlConnection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """``{id: {"id", "username", "bio", "image"}}``: what anyone may see of these users."""
     ids = sorted(set(ids))
     if not ids:
@@ -108,7 +109,7 @@ VALUES (%(username)s, %(email)s, %(password_hash)s, %(bio)s, %(image)s, %(now)s,
 SELECT_IDS_BY_USERNAMES = "SELECT id, username FROM users WHERE username IN %(usernames)s"
 
 
-def insert_users(conn: SqlConnection, rows: list[dict]) -> dict[str, int]:
+def insert_users(conn: SqlConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Bulk insert (seeding): rows of username, email, password_hash, bio, image, now.
 
     Rows whose username or email exists are skipped. Returns each username's id.
