@@ -6,12 +6,12 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from imflask_controllers import caches, effects, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
-from imflask_controllers.profiles import Profile
+from imflask_controllers.profiles import Profile, PublicProfile
 from imflask_controllers.users import User, user_of
 from imflask_models.errors import DuplicateKey
 from imflask_models.mongo import comments as comments_collection
@@ -45,6 +45,40 @@ class Article:
 class ArticlePage:
     articles: list[Article]
     total: int  # every article that matches, not just this page
+
+
+# What the cache keeps (JSON: the dates are ISO strings); ``Article`` is made from these.
+
+
+class ListItem(TypedDict):
+    """An article as a list page keeps it: no body, no favorites count (cached apart)."""
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    tags: list[str]
+    created_at: str
+    updated_at: str
+    author: PublicProfile
+
+
+class PublicArticle(ListItem):
+    """What every reader sees of one article, with its body and favorites count."""
+
+    body: str | None
+    favorites_count: int
+
+
+class _Flags(TypedDict):
+    favorited: list[int]  # listed article ids
+    following: list[int]  # their authors' ids
+
+
+class _CachedPage(TypedDict):
+    rows: list[ListItem]
+    total: int
+    flags: NotRequired[_Flags]  # the viewer's, on a personal page (the feed)
 
 
 def list_articles(
@@ -91,7 +125,7 @@ def feed(ctx: Context, *, viewer: User, limit: int = 20, offset: int = 0) -> Art
 
 def _page(
     ctx: Context,
-    identity: dict,
+    identity: dict[str, Any],
     scopes: list[str],
     resolve: Callable[[SqlConnection], ArticleFilters | None],
     *,
@@ -108,14 +142,14 @@ def _page(
     (``lists``), so they are as fresh as the rest of the page.
     """
 
-    def load_page(conn: SqlConnection) -> dict:
+    def load_page(conn: SqlConnection) -> _CachedPage:
         filters = resolve(conn)
         if filters is None:  # a filter names nothing that exists: nothing matches
             return {"rows": [], "total": 0}
         rows = articles_table.article_page(conn, filters, limit=limit, offset=offset)
         tags = tags_table.tags_of_articles(conn, [row.id for row in rows])
         total = articles_table.article_count(conn, filters)
-        page = {
+        page: _CachedPage = {
             "rows": [_listed_json(row, tags.get(row.id, [])) for row in rows],
             "total": total,
         }
@@ -138,7 +172,7 @@ def _page(
             ctx, lambda conn: _viewer_flags(conn, viewer, page["rows"]), viewer=viewer
         )
     else:
-        liked, followed = set(), set()
+        liked, followed = set[int](), set[int]()
     return ArticlePage(_listed_articles(page["rows"], counts, liked, followed), page["total"])
 
 
@@ -213,7 +247,7 @@ def update_article(
     if tags is not None:
         tag_ids = ctx.stores.sql.run_transaction(lambda conn: tags_table.ensure_tags(conn, tags))
 
-    def write(conn: SqlConnection) -> tuple[dict, bool]:
+    def write(conn: SqlConnection) -> tuple[PublicArticle, bool]:
         row = _own_article(conn, slug, editor, "updated")
         new_slug = None if title is None else slugs.slugify(title)
         retitled = new_slug is not None and new_slug != slugs.slugify(row.title)
@@ -267,7 +301,7 @@ def unfavorite_article(ctx: Context, *, slug: str, user: User) -> Article:
 def _set_favorite(
     ctx: Context, slug: str, user: User, change: Callable[..., None], *, favorited: bool
 ) -> Article:
-    def write(conn: SqlConnection) -> tuple[dict, bool]:
+    def write(conn: SqlConnection) -> tuple[PublicArticle, bool]:
         row = _article(conn, slug)
         change(conn, user_id=user.id, article_id=row.id)
         public = _load_public(conn, row)
@@ -286,10 +320,10 @@ def article_id_by_slug(ctx: Context, slug: str) -> int:
     return _public_article(ctx, slug)["id"]
 
 
-def _public_article(ctx: Context, slug: str) -> dict:
+def _public_article(ctx: Context, slug: str) -> PublicArticle:
     """What every reader sees of one article and its author, through the cache."""
 
-    def load() -> dict | None:
+    def load() -> PublicArticle | None:
         with ctx.stores.sql.connection() as conn:
             row = articles_table.article_by_slug(conn, slug)
             return None if row is None else _load_public(conn, row)
@@ -300,7 +334,7 @@ def _public_article(ctx: Context, slug: str) -> dict:
     return public
 
 
-def _load_public(conn: SqlConnection, row: ArticleRow) -> dict:
+def _load_public(conn: SqlConnection, row: ArticleRow) -> PublicArticle:
     """The public part of an article row: with its author, tags and favorites count."""
     author = users_table.user_by_id(conn, row.author_id)
     assert author is not None  # articles go with their author (ON DELETE CASCADE)
@@ -309,7 +343,9 @@ def _load_public(conn: SqlConnection, row: ArticleRow) -> dict:
     return _public_json(row, user_of(author), tags, favorites_count=count)
 
 
-def _public_json(row: ArticleRow, author: User, tags: list[str], *, favorites_count: int) -> dict:
+def _public_json(
+    row: ArticleRow, author: User, tags: list[str], *, favorites_count: int
+) -> PublicArticle:
     """An article's public part, as the cache keeps it."""
     return {
         "id": row.id,
@@ -325,7 +361,7 @@ def _public_json(row: ArticleRow, author: User, tags: list[str], *, favorites_co
     }
 
 
-def _article_of(public: dict, *, favorited: bool, following: bool) -> Article:
+def _article_of(public: PublicArticle, *, favorited: bool, following: bool) -> Article:
     author = public["author"]
     return Article(
         slug=public["slug"],
@@ -390,7 +426,7 @@ def _resolve_filters(
     return filters
 
 
-def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
+def _listed_json(row: ListedArticle, tags: list[str]) -> ListItem:
     """A list item's public part, as the cache keeps it."""
     return {
         "id": row.id,
@@ -410,7 +446,9 @@ def _listed_json(row: ListedArticle, tags: list[str]) -> dict:
     }
 
 
-def _viewer_flags(conn: SqlConnection, viewer: User, rows: list[dict]) -> tuple[set[int], set[int]]:
+def _viewer_flags(
+    conn: SqlConnection, viewer: User, rows: list[ListItem]
+) -> tuple[set[int], set[int]]:
     """(listed articles the viewer favorited, their authors the viewer follows)."""
     return reader.viewer_flags(
         conn, viewer.id, [row["id"] for row in rows], {row["author"]["id"] for row in rows}
@@ -418,7 +456,7 @@ def _viewer_flags(conn: SqlConnection, viewer: User, rows: list[dict]) -> tuple[
 
 
 def _listed_articles(
-    rows: list[dict], counts: dict[int, int], liked: set[int], followed: set[int]
+    rows: list[ListItem], counts: dict[int, int], liked: set[int], followed: set[int]
 ) -> list[Article]:
     """Cached list items as articles, with their counts, ``favorited`` and ``following``."""
     return [

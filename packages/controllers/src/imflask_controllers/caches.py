@@ -8,20 +8,21 @@ live here; the list pages and favorites counts are ``lists``'s.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from imflask_controllers.context import Context
 from imflask_models.redis import cache
 
 POPULAR_TAGS = "popular"  # the one id of ``cache.TAGS``
+T = TypeVar("T")  # what ``load`` returns: JSON-shaped, as the cache gives it back
 
 
-def article(ctx: Context, slug: str, load: Callable[[], dict | None]) -> dict | None:
+def article(ctx: Context, slug: str, load: Callable[[], T]) -> T:
     """The public part of one article and its author, by slug."""
     return _cached(ctx, cache.ARTICLE, slug, load)
 
 
-def profile(ctx: Context, username: str, load: Callable[[], dict | None]) -> dict | None:
+def profile(ctx: Context, username: str, load: Callable[[], T]) -> T:
     """A user's public profile, by username."""
     return _cached(ctx, cache.PROFILE, username, load)
 

@@ -28,7 +28,7 @@ except on the feed, which only its owner reads and whose page keeps them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from imflask_controllers.context import Context
 from imflask_models.redis import cache
@@ -36,6 +36,7 @@ from imflask_models.redis import cache
 EVERY = "every"  # every page: writes that change what any list item shows
 ALL = "all"  # the unfiltered list
 FEEDS = "feeds"  # every feed: a new article may be in any follower's
+T = TypeVar("T")  # a page as ``load`` makes it: JSON-shaped, as the cache gives it back
 
 
 def tag(name: str) -> str:
@@ -69,8 +70,8 @@ def feed_scopes(user_id: int) -> list[str]:
 
 
 def cached_page(
-    ctx: Context, parts: dict[str, Any], scopes: Sequence[str], load: Callable[[str | None], Any]
-) -> Any:
+    ctx: Context, parts: dict[str, Any], scopes: Sequence[str], load: Callable[[str | None], T]
+) -> T:
     """A list page's public part, by its filters and paging (``parts``), valid while its
     ``scopes`` are unchanged; ``load(position)`` reads it (see ``cache.cached_after_writes``)."""
     return cache.cached_after_writes(

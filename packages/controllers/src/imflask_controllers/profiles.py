@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from imflask_controllers import caches, effects
 from imflask_controllers.context import Context
@@ -12,6 +13,15 @@ from imflask_controllers.users import User, user_of
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
 from imflask_models.mysql.database import SqlConnection
+
+
+class PublicProfile(TypedDict):
+    """What anyone may see of a user, as the cache keeps it."""
+
+    id: int
+    username: str
+    bio: str | None
+    image: str | None
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,10 @@ def unfollow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     return _profile(public(target), False)
 
 
-def public_profile_by_username(ctx: Context, username: str) -> dict | None:
+def public_profile_by_username(ctx: Context, username: str) -> PublicProfile | None:
     """``{"id", "username", "bio", "image"}`` through the cache."""
 
-    def load() -> dict | None:
+    def load() -> PublicProfile | None:
         with ctx.stores.sql.connection() as conn:
             user = users_table.user_by_username(conn, username)
         return None if user is None else public(user_of(user))
@@ -67,8 +77,11 @@ def profiles_of(
 ) -> dict[int, Profile]:
     """Profiles of many users at once, with ``following`` for the viewer (two queries)."""
     public = users_table.public_profiles_by_ids(conn, user_ids)
-    followed = follows.followed_among(conn, viewer.id, public) if viewer else set()
-    return {uid: _profile(p, uid in followed) for uid, p in public.items()}
+    followed = follows.followed_among(conn, viewer.id, public) if viewer else set[int]()
+    return {
+        uid: Profile(p["username"], p["bio"], p["image"], uid in followed)
+        for uid, p in public.items()
+    }
 
 
 def _target(ctx: Context, username: str) -> User:
@@ -79,9 +92,9 @@ def _target(ctx: Context, username: str) -> User:
     return user_of(target)
 
 
-def public(user: User) -> dict:
+def public(user: User) -> PublicProfile:
     return {"id": user.id, "username": user.username, "bio": user.bio, "image": user.image}
 
 
-def _profile(public: dict, following: bool) -> Profile:
+def _profile(public: PublicProfile, following: bool) -> Profile:
     return Profile(public["username"], public["bio"], public["image"], following)
