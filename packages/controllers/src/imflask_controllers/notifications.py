@@ -67,7 +67,7 @@ def notify_followers(ctx: Context, *, article_id: int) -> int:
     def record(conn: SqlConnection) -> effects.Jobs:
         return effects.record_followers_batched(conn, article_id=article_id, batches=batches)
 
-    jobs = ctx.stores.sql.run_transaction(record) if batches else []
+    jobs: effects.Jobs = ctx.stores.sql.run_transaction(record) if batches else []
     effects.followers_batched(ctx, jobs=jobs)
     followers = sum(len(batch) for batch in batches)
     log.info("article %s: %s followers in %s batches", article_id, followers, len(batches))

@@ -19,7 +19,7 @@ costs anything: reads go straight to the primary and no position is kept.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -65,7 +65,7 @@ def read(
 
 
 @contextmanager
-def writing(ctx: Context, *, user_id: int) -> Iterator[None]:
+def writing(ctx: Context, *, user_id: int) -> Generator[None, None, None]:
     """Around a request that writes as ``user_id``: remember where its commits put the
     primary, so that user's next reads, on any instance, include them. Never raises."""
     replication.begin_unit()

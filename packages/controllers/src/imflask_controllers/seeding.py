@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from imflask_controllers import effects
 from imflask_controllers.context import Context
@@ -68,11 +69,12 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
     running it twice adds nothing the second time. Another seed adds another set.
     """
     rng = random.Random(plan.seed)  # noqa: S311 - fake data, not secrets
-    report = progress or (lambda what, n: None)
+    report: Progress = progress or _quiet
     password_hash = ctx.passwords.hash(SEED_PASSWORD)
     prefix = f"s{plan.seed}x{rng.randrange(16**6):06x}"
     now = utcnow()
 
+    rows: list[dict[str, Any]]  # of one batch of inserts
     user_ids: list[int] = []
     for start in range(0, plan.users, BATCH):
         rows = [
@@ -145,14 +147,22 @@ def seed(ctx: Context, plan: SeedPlan, progress: Progress | None = None) -> Seed
     )
 
 
+def _quiet(what: str, count: int) -> None:
+    """No progress report."""
+
+
 def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
 def _pairs(
-    rng: random.Random, owners: list[int], targets: list[int], per_owner: int, distinct=False
+    rng: random.Random,
+    owners: list[int],
+    targets: list[int],
+    per_owner: int,
+    distinct: bool = False,
 ) -> list[tuple[int, int]]:
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for owner in owners:
         candidates = rng.sample(targets, min(per_owner + 1, len(targets)))
         chosen = [t for t in candidates if not (distinct and t == owner)][:per_owner]

@@ -31,7 +31,8 @@ def mint_access_token(*, secret: str, user_id: int, ttl_seconds: int) -> str:
         "iat": now,
         "exp": now + timedelta(seconds=ttl_seconds),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    # PyJWT types ``key`` with cryptography's key classes, which are not installed (HS256).
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)  # pyright: ignore[reportUnknownMemberType] -- see above
 
 
 def read_access_token(token: str, *, secret: str) -> AccessClaims:
@@ -48,7 +49,7 @@ def _verified_claims(token: str, secret: str) -> AccessClaims:
     many times, and verifying it is most of an authenticated request's CPU time. Only
     successes are cached; expiry is checked on every call."""
     try:
-        claims = jwt.decode(
+        claims = jwt.decode(  # pyright: ignore[reportUnknownMemberType] -- as in mint_access_token
             token,
             secret,
             algorithms=[ALGORITHM],
