@@ -18,7 +18,7 @@ from imflask_controllers.articles import Article
 FETCH_HEADER = "X-Requested-With"  # set by static/conduit.js: answer JSON, not a redirect
 
 
-def _article_page(slug: str) -> dict:
+def _article_page(slug: str) -> dict[str, pages.ArticleWithComments]:
     return {"page": pages.article_page(context(), slug=slug, viewer=current_user())}
 
 

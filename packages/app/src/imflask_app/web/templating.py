@@ -3,7 +3,7 @@ the security headers of every page."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from flask import Response, request, url_for
 from markupsafe import Markup, escape
@@ -12,6 +12,7 @@ from imflask_app.web import csrf
 from imflask_app.web.blueprint import web
 from imflask_app.web.rendering import display_date, image_url, render_markdown
 from imflask_app.web.session import current_user
+from imflask_controllers.users import User
 
 # Pages load only their own scripts, styles, fonts; pictures may come from anywhere.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -30,7 +31,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 @web.app_context_processor
-def page_globals() -> dict[str, Any]:
+def page_globals() -> dict[str, Callable[[], User | None]]:
     return {"current_user": current_user}
 
 
