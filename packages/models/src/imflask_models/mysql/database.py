@@ -63,11 +63,11 @@ class SqlConnection:
         self.wrote = False  # a statement that may write ran on it (execute, execute_many)
 
     def one(self, query: str, params: Params = None) -> dict[str, Any] | None:
-        rows = self._rows(self._run(query, params), one=True)
+        rows = self.dialect.rows(self._run(query, params), one=True)
         return rows[0] if rows else None
 
     def all(self, query: str, params: Params = None) -> list[dict[str, Any]]:
-        return self._rows(self._run(query, params))
+        return self.dialect.rows(self._run(query, params))
 
     def scalar(self, query: str, params: Params = None) -> Any:
         row = self._run(query, params).fetchone()
@@ -118,9 +118,6 @@ class SqlConnection:
         """Let the query planner see a bulk load's new row counts."""
         for statement in self.dialect.analyze(tables):
             self.all(statement)
-
-    def _rows(self, cursor: Any, one: bool = False) -> list[dict[str, Any]]:
-        return self.dialect.rows(cursor, one)
 
     def _run(self, query: str, params: Params) -> Any:
         query, params = self.dialect.bind(query, params if params is not None else ())
