@@ -353,3 +353,13 @@ def test_only_the_dialect_module_knows_which_driver_it_talks_to():
                     offenders.append(f"{path.name}:{node.lineno} {name}")
 
     assert offenders == []
+
+
+def test_a_unique_key_name_taken_by_another_table_is_refused(bookmarks_migrations):
+    # MariaDB's duplicate-key error names the key alone: its name must say which one.
+    (bookmarks_migrations / "0002.more.py").write_text(
+        BOOKMARKS.replace('"user_bookmarks"', '"other_bookmarks"')
+    )
+
+    with pytest.raises(ValueError, match="uq_user_bookmarks_article, uq_user_bookmarks_public"):
+        schema.declared(bookmarks_migrations)

@@ -207,6 +207,19 @@ class Schema:
 
     tables: dict[str, Table] = field(default_factory=dict)
 
+    def add(self, created: Table) -> None:
+        if created.name in self.tables:
+            raise ValueError(f"table {created.name}: created twice")
+        # MariaDB's duplicate-key error names the key alone, not its table.
+        taken = {i.name for t in self.tables.values() for i in t.unique}
+        clashes = sorted(taken & {i.name for i in created.unique})
+        if clashes:
+            raise ValueError(
+                f"table {created.name}: unique key {', '.join(clashes)} "
+                "already names a key of another table"
+            )
+        self.tables[created.name] = created
+
     def unique_key(self, name: str) -> Index | None:
         return next((i for t in self.tables.values() for i in t.unique if i.name == name), None)
 
@@ -240,5 +253,6 @@ def declared(migrations: Path = MIGRATIONS) -> Schema:
         collector = _Collector()
         module.__yoyo_collector__ = collector  # type: ignore[attr-defined]  # yoyo's own hook
         spec.loader.exec_module(module)
-        schema.tables.update((t.name, t) for t in collector.tables)
+        for created in collector.tables:
+            schema.add(created)
     return schema
