@@ -10,6 +10,7 @@ commands; kills and starts in between go through :class:`imflask_cluster.Cluster
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from imflask_cluster import Cluster
+from imflask_cluster import Cluster, probes
 from testkit.load import Outcome, http
 
 UP_TIMEOUT = 240  # seconds; ~15 s on a quiet 2-core machine
@@ -53,19 +54,16 @@ def cluster_command(*args: str | Path, timeout: float) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The session's cluster: HAProxy, 3 gunicorn instances (2 workers each), a MariaDB
-    primary and replica, Redis master, replica and 3 sentinels, SecantusDB, 2 workers.
+@contextlib.contextmanager
+def started_cluster(folder: Path, *up_options: str) -> Iterator[Cluster]:
+    """``imflask-cluster up folder *up_options`` ... ``down folder``, even when a test failed.
 
-    ``cluster.url`` is the front door, ``cluster.environment`` the ``FLASK_*``
-    variables, ``cluster.node("app1").port`` one instance; ``cluster.state["up_seconds"]``
-    and ``cluster.up_output`` (what ``up`` printed) are kept for the tests.
+    ``cluster.up_output`` (what ``up`` printed) and ``cluster.up_wall_seconds`` are kept
+    for the tests.
     """
-    folder = tmp_path_factory.mktemp("cluster")
     try:
         began = time.monotonic()
-        done = cluster_command("up", folder, timeout=UP_TIMEOUT)
+        done = cluster_command("up", folder, *up_options, timeout=UP_TIMEOUT)
         if done.returncode != 0:
             pytest.fail(f"imflask-cluster up failed ({done.returncode}):\n{done.stderr}")
         cluster = Cluster.open(folder)
@@ -78,6 +76,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             if done.returncode != 0:  # still end every process, then say so
                 Cluster.open(folder).down()
                 pytest.fail(f"imflask-cluster down failed:\n{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The session's cluster: HAProxy, 3 gunicorn instances (2 workers each), a MariaDB
+    primary and replica, Redis master, replica and 3 sentinels, SecantusDB, 2 workers.
+
+    ``cluster.url`` is the front door, ``cluster.environment`` the ``FLASK_*``
+    variables, ``cluster.node("app1").port`` one instance. Tests that break it for good
+    (a Redis failover) take a cluster of their own (``started_cluster``) instead.
+    """
+    with started_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -127,3 +138,22 @@ def sign_up(base_url: str, prefix: str = "user") -> User:
 def publish(base_url: str, author: User, title: str, timeout: float = 10.0) -> Outcome:
     article = {"article": {"title": title, "description": "d", "body": f"body of {title}"}}
     return author.call(base_url, "POST", "/api/articles", json=article, timeout=timeout)
+
+
+# MySQL replication -------------------------------------------------------------------
+
+
+def primary_position(cluster: Cluster) -> str:
+    """Where the MySQL primary is now (``@@gtid_binlog_pos``)."""
+    port = cluster.node("mysql-primary").port or 0
+    with probes.mysql_connect(port) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT @@gtid_binlog_pos AS pos")
+        return cursor.fetchone()["pos"]
+
+
+def applied(cluster: Cluster, replica: str, position: str, timeout: float) -> bool:
+    """Has ``replica`` applied ``position``, within ``timeout`` seconds (0: right now)?"""
+    port = cluster.node(replica).port or 0
+    with probes.mysql_connect(port, timeout=timeout + 5) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT MASTER_GTID_WAIT(%s, %s) AS missing", (position, timeout))
+        return cursor.fetchone()["missing"] == 0

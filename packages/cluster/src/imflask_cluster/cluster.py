@@ -385,9 +385,9 @@ class Cluster:
             probes.mysql_connect(self.node(replica).port or 0) as conn,
             conn.cursor() as cur,
         ):
-            cur.execute("STOP SLAVE SQL_THREAD")
+            cur.execute("STOP SLAVE")  # MariaDB changes MASTER_DELAY only with both stopped
             cur.execute("CHANGE MASTER TO MASTER_DELAY = %s", (int(seconds),))
-            cur.execute("START SLAVE SQL_THREAD")
+            cur.execute("START SLAVE")
 
     # Status ---------------------------------------------------------------------------------
 
