@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
 from imflask_cluster import Cluster, probes
+from imflask_cluster.layout import SENTINEL_SERVICE as SERVICE
 from testkit.load import Outcome, http
 
 UP_TIMEOUT = 240  # seconds; ~15 s on a quiet 2-core machine
@@ -157,3 +159,62 @@ def applied(cluster: Cluster, replica: str, position: str, timeout: float) -> bo
     with probes.mysql_connect(port, timeout=timeout + 5) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT MASTER_GTID_WAIT(%s, %s) AS missing", (position, timeout))
         return cursor.fetchone()["missing"] == 0
+
+
+# Redis Sentinel ----------------------------------------------------------------------
+
+
+def named_master(cluster: Cluster) -> str | None:
+    """The Redis node every live sentinel names as master now (None while they disagree)."""
+    named = set()
+    for sentinel in cluster.of_kind("sentinel"):
+        if sentinel.alive:
+            named.add(
+                probes.sentinel_master(sentinel.port or 0, SERVICE, cluster.sentinel_password)
+            )
+    ports = {address[1] for address in named if address is not None}
+    if len(named) != 1 or len(ports) != 1:
+        return None
+    (port,) = ports
+    return next((n.name for n in cluster.of_kind("redis") if n.port == port), None)
+
+
+def wait_for_new_master(cluster: Cluster, old: str, timeout: float = 30) -> str:
+    """The node the sentinels name once it is not ``old`` and says it is a master."""
+    password = cluster.keys["redis_password"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        name = named_master(cluster)
+        if name is not None and name != old:
+            port = cluster.node(name).port or 0
+            if probes.redis_node(port, password).role == "master":
+                return name
+        time.sleep(0.02)
+    raise AssertionError(f"no new Redis master within {timeout} s")
+
+
+def wait_redis_replicated(cluster: Cluster, timeout: float = 60) -> None:
+    """Until every Redis node runs, the master has each other one connected as a replica,
+    and every sentinel knows them (a failover, and ``WAIT 1``, need a replica)."""
+    deadline = time.monotonic() + timeout
+    password = cluster.keys["redis_password"]
+    while True:
+        master = named_master(cluster)
+        nodes = cluster.of_kind("redis")
+        if master is not None and all(n.alive for n in nodes):
+            info = probes.redis_client(cluster.node(master).port or 0, password)
+            try:
+                connected = int(info.info("replication").get("connected_slaves", 0))
+            except redis.RedisError:  # promoting or restarting: ask again
+                connected = -1
+            finally:
+                info.close()
+            peers = [
+                probes.sentinel_peers(s.port or 0, SERVICE, cluster.sentinel_password)
+                for s in cluster.of_kind("sentinel")
+            ]
+            if connected == len(nodes) - 1 and all(r >= len(nodes) - 1 for _, r in peers):
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Redis not replicated again within {timeout} s")
+        time.sleep(0.1)
