@@ -16,7 +16,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +135,21 @@ def sign_up(base_url: str, prefix: str = "user") -> User:
     answer = http(base_url, "POST", "/api/users", json={"user": user}, source=address)
     assert answer.status == 201, answer
     return User(username, answer.body["user"]["token"], address)
+
+
+def instance_urls(cluster: Cluster, names: Iterable[str]) -> list[str]:
+    """The base URLs of these app instances, straight, not through the front door."""
+    return [f"http://127.0.0.1:{cluster.node(name).port}" for name in names]
+
+
+def until(condition: Callable[[], bool], timeout: float) -> float:
+    """Seconds until ``condition()`` held; AssertionError after ``timeout``."""
+    began = time.monotonic()
+    while not condition():
+        if time.monotonic() - began > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(0.1)
+    return time.monotonic() - began
 
 
 def publish(base_url: str, author: User, title: str, timeout: float = 10.0) -> Outcome:

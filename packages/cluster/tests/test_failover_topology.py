@@ -26,10 +26,12 @@ from imflask_controllers.tokens import mint_access_token, read_access_token
 from imflask_models.breaker import CircuitBreaker
 from testkit.cluster import (
     User,
+    instance_urls,
     named_master,
     publish,
     sign_up,
     started_cluster,
+    until,
     wait_for_new_master,
     wait_redis_replicated,
 )
@@ -65,10 +67,6 @@ def replicated(failover_cluster: Cluster) -> Cluster:
     return cluster
 
 
-def instance_urls(cluster: Cluster) -> list[str]:
-    return [f"http://127.0.0.1:{cluster.node(name).port}" for name in INSTANCES]
-
-
 def secret(cluster: Cluster) -> str:
     return cluster.environment["FLASK_SECRET_KEY"]
 
@@ -92,16 +90,6 @@ def kill_master(cluster: Cluster) -> tuple[str, float]:
     killed = time.monotonic()
     cluster.kill(master)  # returns once it is gone
     return master, killed
-
-
-def until(condition, timeout: float) -> float:
-    """Seconds until ``condition()`` held; AssertionError after ``timeout``."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"not within {timeout} s")
-        time.sleep(0.1)
-    return time.monotonic() - began
 
 
 # The master SIGKILLed under load -----------------------------------------------------
@@ -175,7 +163,7 @@ def test_killing_the_master_under_load_costs_503s_only_until_a_new_master_is_ele
 def test_an_article_updated_during_the_failover_is_fresh_on_every_instance_after(replicated):
     # given five articles cached by app2
     cluster = replicated
-    a, b = instance_urls(cluster)
+    a, b = instance_urls(cluster, INSTANCES)
     jake = sign_up(a, "jake")
     slugs = [publish(a, jake, f"Cached {i}").body["article"]["slug"] for i in range(5)]
     for slug in slugs:
@@ -219,7 +207,7 @@ def inbox(base: str, user: User) -> set[str]:
 def test_every_job_enqueued_around_and_during_the_failover_runs_once(replicated):
     # given the cluster's two imflask-worker processes, and anne following jake
     cluster = replicated
-    a, _ = instance_urls(cluster)
+    a, _ = instance_urls(cluster, INSTANCES)
     jake, anne = sign_up(a, "jake"), sign_up(a, "anne")
     assert anne.call(a, "POST", f"/api/profiles/{jake.username}/follow").status == 200
     published: list[tuple[str, float]] = []

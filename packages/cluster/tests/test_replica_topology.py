@@ -29,6 +29,7 @@ from testkit.cluster import (
     PASSWORD,
     applied,
     client_address,
+    instance_urls,
     primary_position,
     publish,
     sign_up,
@@ -44,10 +45,6 @@ INSTANCES = ("app1", "app2", "app3")
 
 def say(message: str) -> None:
     print(f"\n[replicas] {message}", flush=True)
-
-
-def instance_urls(cluster: Cluster) -> list[str]:
-    return [f"http://127.0.0.1:{cluster.node(name).port}" for name in INSTANCES]
 
 
 @pytest.fixture
@@ -80,7 +77,7 @@ def test_a_list_read_right_after_a_write_is_never_cached_from_the_lagging_replic
 ):
     # given three instances that each hold three list pages in the cache
     cluster = lagging_replica
-    bases = instance_urls(cluster)
+    bases = instance_urls(cluster, INSTANCES)
     writer = sign_up(cluster.url, "writer")
     paths = ["/api/articles", f"/api/articles?author={writer.username}", "/api/articles?tag=news"]
     for base in bases:
@@ -116,7 +113,7 @@ def test_a_list_read_right_after_a_write_is_never_cached_from_the_lagging_replic
 def test_the_writer_sees_their_own_writes_at_once_on_every_instance(lagging_replica):
     # given a writer and another author's article, every instance holding the lists cached
     cluster = lagging_replica
-    bases = instance_urls(cluster)
+    bases = instance_urls(cluster, INSTANCES)
     writer, other = sign_up(cluster.url, "writer"), sign_up(cluster.url, "other")
     theirs = publish(cluster.url, other, "Someone else's").body["article"]["slug"]
     assert applied(cluster, "mysql-replica", primary_position(cluster), timeout=DELAY + 20)
@@ -203,7 +200,7 @@ def test_pages_show_the_signed_in_writer_their_own_writes_at_once_on_every_insta
 ):
     # given a user signed in through the pages, another author's article, caught up
     cluster = lagging_replica
-    bases = instance_urls(cluster)
+    bases = instance_urls(cluster, INSTANCES)
     other = sign_up(cluster.url, "other")
     theirs = publish(cluster.url, other, "Worth a favorite").body["article"]["slug"]
     browser, username = register(bases[0], "pages")

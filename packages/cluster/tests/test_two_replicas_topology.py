@@ -20,7 +20,14 @@ from collections.abc import Iterator
 import pytest
 
 from imflask_cluster import Cluster, probes
-from testkit.cluster import applied, primary_position, publish, sign_up, started_cluster
+from testkit.cluster import (
+    applied,
+    instance_urls,
+    primary_position,
+    publish,
+    sign_up,
+    started_cluster,
+)
 from testkit.load import Outcome, http
 
 pytestmark = pytest.mark.topology
@@ -55,10 +62,6 @@ def replicas(two_replicas: Cluster) -> Iterator[Cluster]:
         cluster.set_replica_delay(0, name)
     position = primary_position(cluster)
     assert all(applied(cluster, name, position, timeout=30) for name in REPLICAS)
-
-
-def instance_urls(cluster: Cluster) -> list[str]:
-    return [f"http://127.0.0.1:{cluster.node(name).port}" for name in INSTANCES]
 
 
 def selects(cluster: Cluster, name: str) -> int:
@@ -105,7 +108,7 @@ def writer_page(base: str, author: str) -> Outcome:
 def test_reads_go_to_both_replicas_and_to_the_one_left_when_the_other_stops(replicas):
     # given three articles, on both replicas
     cluster = replicas
-    bases = instance_urls(cluster)
+    bases = instance_urls(cluster, INSTANCES)
     writer = sign_up(cluster.url, "spread")
     for n in range(3):
         publish(cluster.url, writer, f"Spread {n}")
@@ -143,7 +146,7 @@ def test_a_replica_lagging_more_than_the_max_lag_is_skipped_and_the_other_serves
     # given mysql-replica2 applying each write 8 s late under a steady trickle of writes,
     # so it lags more than the max lag (3 s)
     cluster = replicas
-    bases = instance_urls(cluster)
+    bases = instance_urls(cluster, INSTANCES)
     writer = sign_up(cluster.url, "lagged")
     publish(cluster.url, writer, "Through the app")
     conn = probes.mysql_connect(cluster.node("mysql-primary").port or 0, database="imflask")
@@ -200,7 +203,7 @@ def test_a_replica_lagging_more_than_the_max_lag_is_skipped_and_the_other_serves
 def test_the_writer_sees_their_writes_at_once_with_both_replicas_lagging(replicas):
     # given both replicas 2 s behind (under the max lag: both still serve reads)
     cluster = replicas
-    bases = instance_urls(cluster)
+    bases = instance_urls(cluster, INSTANCES)
     writer, other = sign_up(cluster.url, "both"), sign_up(cluster.url, "other")
     theirs = publish(cluster.url, other, "Theirs").body["article"]["slug"]
     assert all(applied(cluster, name, primary_position(cluster), 20) for name in REPLICAS)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from imflask_controllers.tokens import mint_access_token
+from testkit.cluster import until
 from testkit.load import Outcome, http
 from testkit.sentinel import SentinelSet
 
@@ -121,13 +122,3 @@ def test_a_logout_is_acknowledged_only_once_a_replica_has_it_so_a_failover_keeps
     # and the user can log out for real now that the new master answers
     assert log_out(a, tokens[0]).status == 204
     assert whoami(a, tokens[0]).status == 401
-
-
-def until(condition, timeout: float) -> float:
-    """Seconds until ``condition()`` held; AssertionError after ``timeout``."""
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"not within {timeout}s")
-        time.sleep(0.1)
-    return time.monotonic() - began
