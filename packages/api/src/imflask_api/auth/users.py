@@ -10,9 +10,9 @@ from imflask_api.errors import RequestInvalid
 from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body
 from imflask_api.schemas import LoginUser, NewUser, UpdateUser
-from imflask_api.security import auth_required, client_ip, current_identity, write_limited
+from imflask_api.security import auth_required, client_ip, current_identity
 from imflask_api.serializers import user_json
-from imflask_controllers import limits, sessions
+from imflask_controllers import sessions
 from imflask_controllers import users as accounts
 
 users = Blueprint("users", __name__)
@@ -23,11 +23,12 @@ users = Blueprint("users", __name__)
 def register():
     """Register a new user; also sets a refresh-token cookie."""
     data = parse_body(NewUser, "user")
-    limits.limit_auth_attempt(
-        context(), action="register", client_ip=client_ip(), account=data.email
-    )
     user = accounts.register_user(
-        context(), username=data.username, email=data.email, password=data.password
+        context(),
+        username=data.username,
+        email=data.email,
+        password=data.password,
+        client_ip=client_ip(),
     )
     return with_refresh_cookie(user_json(user), 201, sessions.start_session(context(), user.id))
 
@@ -36,8 +37,9 @@ def register():
 def login():
     """Log in with email and password; also sets a refresh-token cookie."""
     data = parse_body(LoginUser, "user")
-    limits.limit_auth_attempt(context(), action="login", client_ip=client_ip(), account=data.email)
-    user = accounts.log_in(context(), email=data.email, password=data.password)
+    user = accounts.log_in(
+        context(), email=data.email, password=data.password, client_ip=client_ip()
+    )
     return with_refresh_cookie(user_json(user), 200, sessions.start_session(context(), user.id))
 
 
@@ -51,7 +53,6 @@ def get_current_user():
 
 @users.put("/user")
 @auth_required
-@write_limited
 def update_current_user():
     """Update the signed-in user's fields."""
     data = parse_body(UpdateUser, "user")

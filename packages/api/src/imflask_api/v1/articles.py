@@ -9,7 +9,7 @@ from imflask_api.errors import RequestInvalid
 from imflask_api.idempotency import idempotent
 from imflask_api.parsing import parse_body, parse_query
 from imflask_api.schemas import ArticleQuery, NewArticle, Page, UpdateArticle
-from imflask_api.security import auth_optional, auth_required, current_user, write_limited
+from imflask_api.security import auth_optional, auth_required, current_user
 from imflask_api.serializers import article_json, articles_json
 from imflask_controllers import articles as article_cases
 
@@ -51,7 +51,6 @@ def get_article(slug: str):
 
 @articles.post("")
 @auth_required
-@write_limited
 @idempotent
 def create_article():
     """Publish an article."""
@@ -69,7 +68,6 @@ def create_article():
 
 @articles.put("/<slug>")
 @auth_required
-@write_limited
 def update_article(slug: str):
     """Change an article's title, description, body or tags (its author only)."""
     data = parse_body(UpdateArticle, "article")
@@ -83,7 +81,6 @@ def update_article(slug: str):
 
 @articles.delete("/<slug>")
 @auth_required
-@write_limited
 def delete_article(slug: str):
     """Delete an article (its author only)."""
     article_cases.delete_article(context(), slug=slug, user=current_user())
@@ -92,7 +89,6 @@ def delete_article(slug: str):
 
 @articles.post("/<slug>/favorite")
 @auth_required
-@write_limited
 @idempotent
 def favorite(slug: str):
     """Favorite an article."""
@@ -101,7 +97,6 @@ def favorite(slug: str):
 
 @articles.delete("/<slug>/favorite")
 @auth_required
-@write_limited
 def unfavorite(slug: str):
     """Remove an article from the signed-in user's favorites."""
     return article_json(article_cases.unfavorite_article(context(), slug=slug, user=current_user()))

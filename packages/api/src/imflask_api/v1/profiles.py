@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from imflask_api.deps import context
 from imflask_api.idempotency import idempotent
-from imflask_api.security import auth_optional, auth_required, current_user, write_limited
+from imflask_api.security import auth_optional, auth_required, current_user
 from imflask_api.serializers import profile_json
 from imflask_controllers import profiles as profile_cases
 
@@ -24,7 +24,6 @@ def get_profile(username: str):
 
 @profiles.post("/<username>/follow")
 @auth_required
-@write_limited
 @idempotent
 def follow(username: str):
     """Follow a user."""
@@ -35,7 +34,6 @@ def follow(username: str):
 
 @profiles.delete("/<username>/follow")
 @auth_required
-@write_limited
 def unfollow(username: str):
     """Stop following a user."""
     return profile_json(
