@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import g, request
 
 from imflask_api.deps import context
+from imflask_api.openapi import TOKEN, TOKEN_OR_ANONYMOUS, secured
 from imflask_controllers import users
 from imflask_controllers.errors import Unauthenticated
 
@@ -33,7 +34,7 @@ def auth_required(view: Callable[P, R]) -> Callable[P, R]:
         g.user_id = g.identity.user.id  # for the request log line
         return view(*args, **kwargs)
 
-    return wrapper
+    return secured(wrapper, TOKEN)
 
 
 def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
@@ -46,7 +47,7 @@ def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
         g.user_id = g.identity.user.id if g.identity else None
         return view(*args, **kwargs)
 
-    return wrapper
+    return secured(wrapper, TOKEN_OR_ANONYMOUS)
 
 
 def current_user() -> Any:
