@@ -6,9 +6,9 @@ both ``after`` (the writes behind the cache generation being filled) and the
 viewer's own recent writes, else on the primary. Everything else reads the
 primary directly.
 
-Read-your-writes on any instance: a request that writes runs inside
-``writing(ctx, user_id=...)`` (``limits.write_limited`` puts every write use case
-in it), which stores the position of its commits in Redis under the user for a short while;
+Read-your-writes on any instance: every write use case runs inside
+``writing(ctx, user_id=...)`` (``limits.write_limited`` puts it there), which
+stores the position of its commits in Redis under the user for a short while;
 every instance reads it back before routing that user's reads. If Redis cannot
 say what a signed-in viewer wrote, their reads go to the primary.
 
