@@ -22,6 +22,7 @@ from flask import Response, current_app, request
 
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
+from imflask_api.openapi import keyed
 from imflask_api.security import current_user
 from imflask_controllers import idempotency
 
@@ -59,7 +60,7 @@ def idempotent(view: Callable[P, object]) -> Callable[P, Response]:
             return replay
         return answer
 
-    return wrapper
+    return keyed(wrapper)
 
 
 def _digest(*parts: bytes) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from imflask_controllers import caches, effects, lists, profiles, reads, slugs
+from imflask_controllers import caches, effects, limits, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile
@@ -171,6 +171,7 @@ def get_article(ctx: Context, *, slug: str, viewer: UserRow | None) -> Article:
 # never raises.
 
 
+@limits.write_limited(by="author")
 def create_article(
     ctx: Context, *, author: UserRow, title: str, description: str, body: str, tags: Sequence[str]
 ) -> Article:
@@ -198,6 +199,7 @@ def create_article(
     return _article_of(public, favorited=False, following=False)
 
 
+@limits.write_limited(by="editor")
 def update_article(
     ctx: Context,
     *,
@@ -238,6 +240,7 @@ def update_article(
     return _article_of(public, favorited=favorited, following=False)
 
 
+@limits.write_limited(by="user")
 def delete_article(ctx: Context, *, slug: str, user: UserRow) -> None:
     """Delete an article with its tags links, favorites and comments. Only the author may."""
 
@@ -255,10 +258,12 @@ def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
     return comments_collection.delete_comments_of_article(ctx.stores.mongo.db, article_id)
 
 
+@limits.write_limited(by="user")
 def favorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
     return _set_favorite(ctx, slug, user, favorites.favorite, favorited=True)
 
 
+@limits.write_limited(by="user")
 def unfavorite_article(ctx: Context, *, slug: str, user: UserRow) -> Article:
     return _set_favorite(ctx, slug, user, favorites.unfavorite, favorited=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from imflask_controllers import caches, effects
+from imflask_controllers import caches, effects, limits
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
 from imflask_models.mysql import follows
@@ -33,6 +33,7 @@ def get_profile(ctx: Context, *, username: str, viewer: UserRow | None) -> Profi
     return _profile(public, following)
 
 
+@limits.write_limited(by="follower")
 def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     if target.id == follower.id:
@@ -43,6 +44,7 @@ def follow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     return _profile(public(target), True)
 
 
+@limits.write_limited(by="follower")
 def unfollow_user(ctx: Context, *, username: str, follower: UserRow) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:

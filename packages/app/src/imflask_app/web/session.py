@@ -9,21 +9,16 @@ before then is refused too.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from flask import current_app, g, session
 
 from imflask_api.deps import context
 from imflask_app.web import csrf
-from imflask_controllers import limits, reads, sessions, users
+from imflask_controllers import sessions, users
 from imflask_controllers.errors import Unauthenticated
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 USER_ID = "uid"
 FINGERPRINT = "fp"
@@ -99,16 +94,3 @@ def _fingerprint(user: Any) -> str:
     key = current_app.config["SECRET_KEY"].encode()
     message = f"{user.id}:{user.password_hash}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
-
-
-def write_limited(view: Callable[P, R]) -> Callable[P, R]:
-    """The view changes data: it needs a signed-in user, and counts against their write limit."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user_id = require_user().id
-        limits.limit_write(context(), user_id=user_id)
-        with reads.writing(context(), user_id=user_id):  # their next pages see this write
-            return view(*args, **kwargs)
-
-    return wrapper
