@@ -58,7 +58,9 @@ def main() -> None:
             username = conn.scalar("SELECT username FROM users ORDER BY id LIMIT 1")
         path = args.path.format(slug=slug, username=username)
         if args.auth:
-            token = accounts.log_in(ctx, email=email, password=seeding.SEED_PASSWORD).token
+            token = accounts.log_in(
+                ctx, email=email, password=seeding.SEED_PASSWORD, client_ip="bench"
+            ).token
             headers["Authorization"] = f"Token {token}"
         client = app.test_client()
         for _ in range(50):  # warm caches and pools

@@ -128,7 +128,7 @@ with ctx.stores.sql.connection() as conn:
     slug = conn.scalar("SELECT slug FROM articles ORDER BY id LIMIT 1")
     email = conn.scalar("SELECT email FROM users ORDER BY id LIMIT 1")
     username = conn.scalar("SELECT username FROM users ORDER BY id LIMIT 1")
-token = accounts.log_in(ctx, email=email, password=seeding.SEED_PASSWORD).token
+token = accounts.log_in(ctx, email=email, password=seeding.SEED_PASSWORD, client_ip="bench").token
 print(json.dumps({{"report": {{**vars(report), "seconds": round(took, 1)}}, "slug": slug,
                   "email": email, "username": username, "token": token}}))
 """

@@ -91,3 +91,26 @@ def test_development_and_testing_limits_are_generous(client):
     statuses = {attempt_login(client).status_code for _ in range(30)}
 
     assert statuses == {401}
+
+
+def test_a_replayed_idempotent_write_is_answered_and_not_counted(strict):
+    token = strict.post(
+        "/api/users",
+        json={"user": {"username": "jake", "email": "jake@jake.jake", "password": "jakejake"}},
+    ).get_json()["user"]["token"]
+    headers = {"Authorization": f"Token {token}"}
+
+    def write(i, key=None):
+        return strict.post(
+            "/api/articles",
+            headers={**headers, **({"Idempotency-Key": key} if key else {})},
+            json={"article": {"title": f"t{i}", "description": "d", "body": "b"}},
+        )
+
+    first = write(0, key="once")
+    replayed = write(0, key="once")
+    statuses = [write(1).status_code, write(2).status_code]
+
+    assert (first.status_code, replayed.status_code) == (201, 201)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert statuses == [201, 429]  # the limit of 2 counted the first and the second write

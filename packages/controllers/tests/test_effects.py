@@ -14,7 +14,8 @@ from imflask_models.mongo import comments as comments_collection
 from imflask_models.redis import cache
 
 # The modules that carry out effects; every other controller module is a use case.
-EFFECT_MODULES = {"effects", "caches", "lists", "background"}
+# (``reads`` keeps a writer's commit position once the write commits: read-your-writes.)
+EFFECT_MODULES = {"effects", "caches", "lists", "background", "reads"}
 # What only those modules may do: invalidate, bump list scopes, record or dispatch jobs.
 FORBIDDEN_IN_USE_CASES = re.compile(
     r"\bcache\.\w+|redis import cache|after_commit|background\.(record|dispatch)\b"
@@ -60,7 +61,7 @@ def test_no_use_case_names_a_cache_entry_or_a_job(path):
 
 def make_user(ctx, name):
     registered = users.register_user(
-        ctx, username=name, email=f"{name}@conduit.test", password="password1"
+        ctx, username=name, email=f"{name}@conduit.test", password="password1", client_ip="test"
     )
     return users.authenticate(ctx, registered.token).user
 

@@ -13,6 +13,7 @@ import pkgutil
 import typing
 
 import imflask_controllers
+from imflask_controllers.context import Context
 
 
 def controller_modules():
@@ -32,12 +33,13 @@ def public_functions():
 
 
 def classes_in(hint, seen=None):
-    """Every class a type hint names, through unions, generics and dataclass fields."""
+    """Every class a type hint names, through unions, generics and dataclass fields
+    (not into ``Context``: the use cases' dependencies, which hold the stores by design)."""
     seen = set() if seen is None else seen
     if isinstance(hint, type) and hint not in seen:
         seen.add(hint)
         yield hint
-        if dataclasses.is_dataclass(hint):
+        if dataclasses.is_dataclass(hint) and hint is not Context:
             for field_type in typing.get_type_hints(hint).values():
                 yield from classes_in(field_type, seen)
     for argument in typing.get_args(hint):  # X | None, list[X], tuple[X, Y], ...

@@ -34,7 +34,7 @@ class CountingHasher(PasswordHasher):
 
 def register(ctx, **changes):
     fields = {"username": "jake", "email": "jake@jake.jake", "password": "jakejake", **changes}
-    return users.register_user(ctx, **fields)
+    return users.register_user(ctx, client_ip="test", **fields)
 
 
 def test_a_registered_user_gets_a_token_that_authenticates_them(ctx):
@@ -59,7 +59,7 @@ def test_the_password_is_stored_hashed(ctx):
 def test_email_is_stored_lower_case_and_logs_in_in_any_case(ctx):
     register(ctx, email="Jake@Jake.JAKE")
 
-    user = users.log_in(ctx, email="JAKE@jake.jake", password="jakejake")
+    user = users.log_in(ctx, email="JAKE@jake.jake", password="jakejake", client_ip="test")
 
     assert user.email == "jake@jake.jake"
 
@@ -82,10 +82,10 @@ def test_an_unknown_email_costs_a_password_verification_like_a_wrong_password(ct
     counted = dataclasses.replace(ctx, passwords=hasher)
 
     with pytest.raises(Unauthenticated):
-        users.log_in(counted, email="nobody@jake.jake", password="jakejake")
+        users.log_in(counted, email="nobody@jake.jake", password="jakejake", client_ip="test")
     unknown_email = hasher.verified
     with pytest.raises(Unauthenticated):
-        users.log_in(counted, email="jake@jake.jake", password="wrong password")
+        users.log_in(counted, email="jake@jake.jake", password="wrong password", client_ip="test")
 
     assert unknown_email == 1
     assert hasher.verified == 2
@@ -97,7 +97,7 @@ def test_a_hash_with_old_parameters_is_upgraded_at_login(ctx):
     with ctx.stores.sql.connection() as conn:
         before = conn.scalar("SELECT password_hash FROM users")
 
-    users.log_in(ctx, email="jake@jake.jake", password="jakejake")
+    users.log_in(ctx, email="jake@jake.jake", password="jakejake", client_ip="test")
 
     with ctx.stores.sql.connection() as conn:
         after = conn.scalar("SELECT password_hash FROM users")

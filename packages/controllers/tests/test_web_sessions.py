@@ -18,7 +18,11 @@ from imflask_controllers.users import User
 
 def register(ctx, username="jake"):
     return users.register_user(
-        ctx, username=username, email=f"{username}@conduit.test", password="jakejake"
+        ctx,
+        username=username,
+        email=f"{username}@conduit.test",
+        password="jakejake",
+        client_ip="test",
     )
 
 

@@ -13,7 +13,7 @@ from imflask_models.redis import jobs
 
 def make_user(ctx, name):
     registered = users.register_user(
-        ctx, username=name, email=f"{name}@conduit.test", password="password1"
+        ctx, username=name, email=f"{name}@conduit.test", password="password1", client_ip="test"
     )
     return users.authenticate(ctx, registered.token).user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from imflask_api.auth import auth
-from imflask_api.docs import docs
+from imflask_api.docs import docs, document_health_checks
 from imflask_api.v1 import v1
 
 # The RealWorld contract lives under /api; the same blueprints answer under /api/v1.
@@ -17,3 +17,4 @@ def register_api(app: Flask) -> None:
         app.register_blueprint(auth, url_prefix=prefix, name=f"{name}_auth")
         app.register_blueprint(v1, url_prefix=prefix, name=f"{name}_v1")
     app.register_blueprint(docs)  # /api/openapi.json and /api/docs, once
+    document_health_checks(app)

@@ -1,18 +1,19 @@
 """The API's documentation: its OpenAPI document as JSON and a Swagger UI page rendering it.
 
-The document is ``openapi.yaml`` beside this module, read once. The page's assets are
-shipped in ``static/docs`` (no CDN) and its script is a file, so a strict CSP holds.
+The document is generated from the app's views (``openapi.document``) on its first
+request, then kept. The page's assets are shipped in ``static/docs`` (no CDN) and its
+script is a file, so a strict CSP holds.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from importlib.resources import files
 from typing import Any
 
-import yaml
-from flask import Blueprint, Response, render_template_string, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template_string, url_for
+
+from imflask_api import responses
+from imflask_api.openapi import Answer, document, operation
 
 docs = Blueprint(
     "docs",
@@ -47,27 +48,71 @@ PAGE = """<!doctype html>
 """
 
 
-@functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document, parsed from ``openapi.yaml`` once per process."""
-    text = files("imflask_api").joinpath("openapi.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+DOCUMENT_KEY = "imflask.openapi"
 
 
-@functools.cache
-def _document_json() -> str:
-    return json.dumps(openapi_document(), ensure_ascii=False, separators=(",", ":"))
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of ``app``, generated once per app."""
+    if DOCUMENT_KEY not in app.extensions:
+        app.extensions[DOCUMENT_KEY] = document(app)
+    return app.extensions[DOCUMENT_KEY]
+
+
+def document_health_checks(app: Flask) -> None:
+    """Describe core's ``/healthz`` and ``/readyz`` (core knows nothing of OpenAPI)."""
+    health = {"tag": "Health", "security": [], "root": True}
+    if "healthz" in app.view_functions:
+        operation(
+            operation_id="Healthz",
+            answers=(200, responses.Liveness),
+            touches_stores=False,
+            summary="Liveness\n\nThe process answers; no store is touched.",
+            **health,
+        )(app.view_functions["healthz"])
+    if "readyz" in app.view_functions:
+        operation(
+            operation_id="Readyz",
+            answers=[
+                Answer(200, responses.Readiness, "Every store answers."),
+                Answer(503, responses.Readiness, "At least one store does not answer."),
+            ],
+            summary="Readiness\n\nEach store's state; 200 when every one answers, else 503.",
+            **health,
+        )(app.view_functions["readyz"])
 
 
 @docs.get("/openapi.json")
+@operation(
+    "Documentation",
+    "GetOpenApiDocument",
+    answers=(200, responses.OpenApiDocument),
+    security=[],
+    root=True,
+    touches_stores=False,
+)
 def openapi_json():
-    """The OpenAPI 3.1 document of this API."""
-    return Response(_document_json(), mimetype="application/json")
+    """This document
+
+    The OpenAPI 3.1 description of this API, as JSON, generated from the code.
+    """
+    text = json.dumps(openapi_document(current_app), ensure_ascii=False, separators=(",", ":"))
+    return Response(text, mimetype="application/json")
 
 
 @docs.get("/docs")
+@operation(
+    "Documentation",
+    "GetApiDocs",
+    answers=Answer(200, None, "An HTML page.", media_type="text/html"),
+    security=[],
+    root=True,
+    touches_stores=False,
+)
 def api_docs():
-    """A Swagger UI page rendering the OpenAPI document."""
+    """Interactive documentation
+
+    A Swagger UI page rendering this document; its assets are served locally.
+    """
     html = render_template_string(
         PAGE,
         spec_url=url_for("docs.openapi_json"),

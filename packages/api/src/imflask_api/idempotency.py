@@ -23,6 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
+from imflask_api.openapi import keyed
 from imflask_api.security import current_user
 from imflask_controllers import idempotency
 
@@ -60,7 +61,7 @@ def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
             return replay
         return answer
 
-    return wrapper
+    return keyed(wrapper)
 
 
 def _digest(*parts: bytes) -> str:

@@ -67,15 +67,38 @@ class Text(GroupedMetadata):
         yield AfterValidator(_encodable)
 
 
-Username = Annotated[str, Text(max_length=64, pattern=r"^[\w.-]+$")]
-Email = Annotated[str, Text(max_length=254), AfterValidator(_email)]
-Password = Annotated[str, Text(max_length=256, min_length=8, strip=False)]
+Username = Annotated[
+    Annotated[str, Text(max_length=64, pattern=r"^[\w.-]+$")],
+    Field(
+        description="Letters (of any script), digits, `.`, `-` and `_`; surrounding spaces "
+        "are trimmed.",
+        examples=["jake"],
+    ),
+]
+Email = Annotated[
+    Annotated[str, Text(max_length=254)],
+    AfterValidator(_email),
+    Field(
+        description="An address with a local part, `@` and a domain with a dot.",
+        examples=["jake@jake.jake"],
+    ),
+]
+Password = Annotated[
+    Annotated[str, Text(max_length=256, min_length=8, strip=False)],
+    Field(
+        description="Kept as sent (not trimmed); stored as an argon2id hash, never returned.",
+        json_schema_extra={"format": "password"},
+    ),
+]
 Bio = Annotated[str, Text(max_length=2000, min_length=0)]
-ImageUrl = Annotated[str, Text(max_length=2048, min_length=0), AfterValidator(_http_url)]
-Title = Annotated[str, Text(max_length=255)]
-Description = Annotated[str, Text(max_length=1000)]
-ArticleBody = Annotated[str, Text(max_length=100_000)]
-Filter = Annotated[str, Text(max_length=255, min_length=0)]
+ImageUrl = Annotated[
+    Annotated[str, Text(max_length=2048, min_length=0)],
+    AfterValidator(_http_url),
+    Field(
+        description="An http(s) URL (an empty string is allowed).",
+        examples=["https://example.org/jake.png"],
+    ),
+]
 
 
 class Schema(BaseModel):
@@ -84,18 +107,28 @@ class Schema(BaseModel):
 
 
 class NewUser(Schema):
+    """The new user."""
+
     username: Username
     email: Email
     password: Password
 
 
 class LoginUser(Schema):
+    """Credentials."""
+
     email: Annotated[str, Text(max_length=254)]
-    password: Annotated[str, Text(max_length=256, strip=False)]
+    password: Annotated[
+        Annotated[str, Text(max_length=256, strip=False)],
+        Field(json_schema_extra={"format": "password"}),
+    ]
 
 
 class UpdateUser(Schema):
-    """Every field optional; username, email and password may not be null, bio and image may."""
+    """Every field optional, at least one sent; username, email and password may not be
+    null, bio and image may."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     username: Username = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
     email: Email = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
@@ -116,22 +149,35 @@ def _none_as_empty(value: object) -> object:
     return [] if value is None else value
 
 
-TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS), BeforeValidator(_none_as_empty)]
+TagList = Annotated[
+    list[TagName],
+    Field(
+        max_length=MAX_TAGS,
+        description="Trimmed, de-duplicated, never empty; returned sorted.",
+        examples=[["dragons", "training"]],
+    ),
+    BeforeValidator(_none_as_empty),
+]
 
 
 class NewArticle(Schema):
-    title: Title
-    description: Description
-    body: ArticleBody
+    """The article to publish."""
+
+    title: Annotated[str, Text(max_length=255)]
+    description: Annotated[str, Text(max_length=1000)]
+    body: Annotated[str, Text(max_length=100_000)]
     tagList: TagList = []
 
 
 class UpdateArticle(Schema):
-    """Every field optional and non-null; ``tagList`` (beyond the spec) replaces the tags."""
+    """Every field optional and non-null, at least one sent; ``tagList`` (beyond the spec)
+    replaces the tags."""
 
-    title: Title = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
-    description: Description = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
-    body: ArticleBody = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    title: Annotated[str, Text(max_length=255)] = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    description: Annotated[str, Text(max_length=1000)] = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
+    body: Annotated[str, Text(max_length=100_000)] = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
     tagList: TagList = None  # pyright: ignore[reportAssignmentType] -- None only when not sent: changes() skips it
 
     def changes(self) -> ArticleChanges:
@@ -148,6 +194,8 @@ class ArticleChanges(TypedDict, total=False):
 
 
 class NewComment(Schema):
+    """The comment."""
+
     body: Annotated[str, Text(max_length=20_000)]
 
 
@@ -156,17 +204,30 @@ class Page(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
+    limit: int = Field(20, ge=1, le=100, description="How many items to return.")
+    offset: int = Field(0, ge=0, le=1_000_000_000, description="How many items to skip.")
+
+
+Filter = Annotated[str, Text(max_length=255, min_length=0)]
 
 
 class ArticleQuery(Page):
-    tag: Filter | None = None
-    author: Filter | None = None
-    favorited: Filter | None = None
+    """Filters of the article list (they combine), and its page."""
+
+    tag: Filter | None = Field(None, description="Only articles with this tag.")
+    author: Filter | None = Field(None, description="Only articles by this user (username).")
+    favorited: Filter | None = Field(
+        None, description="Only articles this user (username) favorited."
+    )
+
+
+NotificationId = Annotated[
+    Annotated[str, Text(max_length=24)],
+    Field(description="24 hexadecimal digits.", examples=["65d1f0c2a4b3c2d1e0f9a8b7"]),
+]
 
 
 class MarkRead(Schema):
     """Which notifications to mark read; none given: all of them."""
 
-    ids: Annotated[list[Annotated[str, Text(max_length=24)]], Field(max_length=1000)] | None = None
+    ids: Annotated[list[NotificationId], Field(max_length=1000)] | None = None

@@ -1,4 +1,6 @@
-"""Who is calling and how often: the ``Authorization`` header and rate limits, for views."""
+"""Who is calling: the ``Authorization`` header and the client's address, for views.
+
+Rate limits are the use cases' own (``imflask_controllers.limits``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import ParamSpec, TypeVar
 from flask import g, request
 
 from imflask_api.deps import context
-from imflask_controllers import limits, reads, users
+from imflask_api.openapi import TOKEN, TOKEN_OR_ANONYMOUS, secured
+from imflask_controllers import users
 from imflask_controllers.errors import Unauthenticated
 from imflask_controllers.users import Identity, User
 
@@ -32,7 +35,7 @@ def auth_required(view: Callable[P, R]) -> Callable[P, R]:
         g.user_id = g.identity.user.id  # for the request log line
         return view(*args, **kwargs)
 
-    return wrapper
+    return secured(wrapper, TOKEN)
 
 
 def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
@@ -45,20 +48,7 @@ def auth_optional(view: Callable[P, R]) -> Callable[P, R]:
         g.user_id = g.identity.user.id if g.identity else None
         return view(*args, **kwargs)
 
-    return wrapper
-
-
-def write_limited(view: Callable[P, R]) -> Callable[P, R]:
-    """Count the request against the signed-in user's write limit (after ``auth_required``)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user_id = require_user().id
-        limits.limit_write(context(), user_id=user_id)
-        with reads.writing(context(), user_id=user_id):  # their next reads see this write
-            return view(*args, **kwargs)
-
-    return wrapper
+    return secured(wrapper, TOKEN_OR_ANONYMOUS)
 
 
 def current_user() -> User | None:

@@ -21,7 +21,7 @@ def csrf_of(client, path: str = "/login") -> str:
 
 def register(ctx, username: str):
     user = users.register_user(
-        ctx, username=username, email=f"{username}@example.com", password=PASSWORD
+        ctx, username=username, email=f"{username}@example.com", password=PASSWORD, client_ip="test"
     )
     return users.user_by_id(ctx, user.id)
 

@@ -13,7 +13,7 @@ PASSWORD = "correct horse battery"
 
 def register(ctx, username: str):
     return users.register_user(
-        ctx, username=username, email=f"{username}@example.com", password=PASSWORD
+        ctx, username=username, email=f"{username}@example.com", password=PASSWORD, client_ip="test"
     )
 
 

@@ -11,7 +11,11 @@ from imflask_controllers import articles, users
 @pytest.fixture
 def hundred_articles(ctx):
     author = users.register_user(
-        ctx, username="prolific", email="prolific@example.com", password="password123"
+        ctx,
+        username="prolific",
+        email="prolific@example.com",
+        password="password123",
+        client_ip="test",
     )
     row = users.user_by_id(ctx, author.id)
     for number in range(1, 101):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict, TypeVar
 
-from imflask_controllers import caches, effects, lists, profiles, reads, slugs
+from imflask_controllers import caches, effects, limits, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
 from imflask_controllers.profiles import Profile, PublicProfile
@@ -205,6 +205,7 @@ def get_article(ctx: Context, *, slug: str, viewer: User | None) -> Article:
 # never raises.
 
 
+@limits.write_limited(by="author")
 def create_article(
     ctx: Context, *, author: User, title: str, description: str, body: str, tags: Sequence[str]
 ) -> Article:
@@ -232,6 +233,7 @@ def create_article(
     return _article_of(public, favorited=False, following=False)
 
 
+@limits.write_limited(by="editor")
 def update_article(
     ctx: Context,
     *,
@@ -273,6 +275,7 @@ def update_article(
     return _article_of(public, favorited=favorited, following=False)
 
 
+@limits.write_limited(by="user")
 def delete_article(ctx: Context, *, slug: str, user: User) -> None:
     """Delete an article with its tags links, favorites and comments. Only the author may."""
 
@@ -290,10 +293,12 @@ def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
     return comments_collection.delete_comments_of_article(ctx.stores.mongo.db, article_id)
 
 
+@limits.write_limited(by="user")
 def favorite_article(ctx: Context, *, slug: str, user: User) -> Article:
     return _set_favorite(ctx, slug, user, favorites.favorite, favorited=True)
 
 
+@limits.write_limited(by="user")
 def unfavorite_article(ctx: Context, *, slug: str, user: User) -> Article:
     return _set_favorite(ctx, slug, user, favorites.unfavorite, favorited=False)
 

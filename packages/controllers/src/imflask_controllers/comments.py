@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from imflask_controllers import profiles
+from imflask_controllers import limits, profiles
 from imflask_controllers.articles import article_id_by_slug
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
@@ -42,6 +42,7 @@ def list_comments(ctx: Context, *, slug: str, viewer: User | None) -> list[Comme
     ]
 
 
+@limits.write_limited(by="author")
 def add_comment(ctx: Context, *, slug: str, author: User, body: str) -> Comment:
     article_id = article_id_by_slug(ctx, slug)
     doc = comments_collection.insert_comment(
@@ -51,6 +52,7 @@ def add_comment(ctx: Context, *, slug: str, author: User, body: str) -> Comment:
     return Comment(doc.id, doc.body, doc.created_at, doc.updated_at, me)
 
 
+@limits.write_limited(by="user")
 def delete_comment(ctx: Context, *, slug: str, comment_id: int, user: User) -> None:
     """Only the comment's author may delete it."""
     article_id = article_id_by_slug(ctx, slug)

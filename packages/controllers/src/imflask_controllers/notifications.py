@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from imflask_controllers import effects
+from imflask_controllers import effects, limits
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid
 from imflask_controllers.users import User
@@ -116,6 +116,7 @@ def inbox_of(ctx: Context, *, user: User, limit: int = 20, offset: int = 0) -> I
     )
 
 
+@limits.write_limited(by="user")
 def mark_read(ctx: Context, *, user: User, ids: list[str] | None = None) -> int:
     """Mark the user's notifications read (only ``ids`` when given); return the unread count."""
     if ids is not None and not all(inbox.is_notification_id(i) for i in ids):

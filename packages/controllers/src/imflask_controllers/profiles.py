@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from imflask_controllers import caches, effects
+from imflask_controllers import caches, effects, limits
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound
 from imflask_controllers.users import User, user_of
@@ -43,6 +43,7 @@ def get_profile(ctx: Context, *, username: str, viewer: User | None) -> Profile:
     return _profile(public, following)
 
 
+@limits.write_limited(by="follower")
 def follow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     target = _target(ctx, username)
     if target.id == follower.id:
@@ -53,6 +54,7 @@ def follow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     return _profile(public(target), True)
 
 
+@limits.write_limited(by="follower")
 def unfollow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     target = _target(ctx, username)
     with ctx.stores.sql.connection() as conn:

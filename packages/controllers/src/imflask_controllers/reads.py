@@ -6,8 +6,8 @@ both ``after`` (the writes behind the cache generation being filled) and the
 viewer's own recent writes, else on the primary. Everything else reads the
 primary directly.
 
-Read-your-writes on any instance: a request that writes runs inside
-``writing(ctx, user_id=...)`` (the API's and the pages' ``write_limited``), which
+Read-your-writes on any instance: every write use case runs inside
+``writing(ctx, user_id=...)`` (``limits.write_limited`` puts it there), which
 stores the position of its commits in Redis under the user for a short while;
 every instance reads it back before routing that user's reads. If Redis cannot
 say what a signed-in viewer wrote, their reads go to the primary.
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from imflask_controllers.context import Context
-from imflask_controllers.users import User
+from imflask_controllers.types import User
 from imflask_core.errors import StoreUnavailable
 from imflask_models import replication
 from imflask_models.mysql.database import SqlConnection
@@ -66,17 +66,24 @@ def read(
 
 @contextmanager
 def writing(ctx: Context, *, user_id: int) -> Generator[None, None, None]:
-    """Around a request that writes as ``user_id``: remember where its commits put the
-    primary, so that user's next reads, on any instance, include them. Never raises."""
+    """Around a write as ``user_id``: remember where its commits put the primary, so
+    that user's next reads, on any instance, include them. Never raises.
+
+    Inside a unit of work (an ``Idempotency-Key`` request) the commit comes after the
+    use case returns: the position is taken once the unit commits."""
     replication.begin_unit()
     try:
         yield
     finally:
-        written = replication.written()
-        if written and ctx.stores.replicas:
-            try:
-                positions.remember_written(
-                    ctx.stores.redis, user_id, written, ttl=written_position_ttl(ctx)
-                )
-            except StoreUnavailable as error:  # their reads go to the primary meanwhile
-                log.warning("write position of user %s not kept: %s", user_id, error)
+        ctx.stores.sql.after_commit(lambda: _remember_written(ctx, user_id))
+
+
+def _remember_written(ctx: Context, user_id: int) -> None:
+    written = replication.written()
+    if written and ctx.stores.replicas:
+        try:
+            positions.remember_written(
+                ctx.stores.redis, user_id, written, ttl=written_position_ttl(ctx)
+            )
+        except StoreUnavailable as error:  # their reads go to the primary meanwhile
+            log.warning("write position of user %s not kept: %s", user_id, error)

@@ -9,9 +9,10 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from imflask_controllers import effects, tokens
+from imflask_controllers import effects, limits, tokens
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
+from imflask_controllers.types import User
 from imflask_core.errors import StoreUnavailable
 from imflask_models.errors import DuplicateKey
 from imflask_models.mysql import articles as articles_table
@@ -22,17 +23,6 @@ from imflask_models.redis import auth_tokens
 
 TAKEN = "has already been taken"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class User:
-    """A signed-in user as every use case takes them: never with their password hash."""
-
-    id: int
-    username: str
-    email: str
-    bio: str | None
-    image: str | None
 
 
 @dataclass(frozen=True)
@@ -47,8 +37,13 @@ class AuthenticatedUser:
     token: str
 
 
-def register_user(ctx: Context, *, username: str, email: str, password: str) -> AuthenticatedUser:
-    """Create an account; the unique indexes decide who wins a race for a name."""
+def register_user(
+    ctx: Context, *, username: str, email: str, password: str, client_ip: str
+) -> AuthenticatedUser:
+    """Create an account; the unique indexes decide who wins a race for a name.
+
+    Counted against the registration limit per ``client_ip`` and per email."""
+    limits.limit_auth_attempt(ctx, action="register", client_ip=client_ip, account=email)
     password_hash = ctx.passwords.hash(password)
 
     def write(conn: SqlConnection) -> UserRow | None:  # read back before the commit
@@ -65,8 +60,11 @@ def register_user(ctx: Context, *, username: str, email: str, password: str) -> 
     return _authenticated(ctx, user_of(user))
 
 
-def log_in(ctx: Context, *, email: str, password: str) -> AuthenticatedUser:
-    """Check the credentials; an unknown email costs as much as a wrong password."""
+def log_in(ctx: Context, *, email: str, password: str, client_ip: str) -> AuthenticatedUser:
+    """Check the credentials; an unknown email costs as much as a wrong password.
+
+    Counted against the login limit per ``client_ip`` and per email, before any check."""
+    limits.limit_auth_attempt(ctx, action="login", client_ip=client_ip, account=email)
     with ctx.stores.sql.connection() as conn:
         user = users_table.user_by_email(conn, normalize_email(email))
     stored_hash = user.password_hash if user else _dummy_hash(ctx.passwords)
@@ -121,6 +119,7 @@ def current_user(*, user: User, token: str) -> AuthenticatedUser:
     return _as_authenticated(user, token)
 
 
+@limits.write_limited(by="user")
 def update_user(
     ctx: Context, *, user: User, token: str, changes: dict[str, str | None]
 ) -> AuthenticatedUser:

@@ -8,53 +8,91 @@ from imflask_api.auth.cookies import with_refresh_cookie
 from imflask_api.deps import context
 from imflask_api.errors import RequestInvalid
 from imflask_api.idempotency import idempotent
-from imflask_api.parsing import parse_body
+from imflask_api.openapi import SET_COOKIE, Answer, body, operation
+from imflask_api.responses import UserResponse
 from imflask_api.schemas import LoginUser, NewUser, UpdateUser
-from imflask_api.security import auth_required, client_ip, require_identity, write_limited
+from imflask_api.security import auth_required, client_ip, require_identity
 from imflask_api.serializers import user_json
-from imflask_controllers import limits, sessions
+from imflask_controllers import sessions
 from imflask_controllers import users as accounts
 
 users = Blueprint("users", __name__)
+TAG = "User and Authentication"
+WITH_COOKIE = (
+    "The user, with an access token; the refresh-token cookie is set (when Redis answers)."
+)
 
 
 @users.post("/users")
 @idempotent
-def register():
-    """Register a new user; also sets a refresh-token cookie."""
-    data = parse_body(NewUser, "user")
-    limits.limit_auth_attempt(
-        context(), action="register", client_ip=client_ip(), account=data.email
-    )
+@operation(
+    TAG,
+    "CreateUser",
+    answers=Answer(201, UserResponse, WITH_COOKIE, SET_COOKIE),
+    errors=(429,),
+    security=[],
+)
+@body(NewUser, "user")
+def register(data: NewUser):
+    """Register
+
+    Register a new user; also sets the refresh-token cookie. A taken username or email is
+    422 (`{"email": ["has already been taken"]}`). Counted against the registration rate
+    limit, per client address and per email.
+    """
     user = accounts.register_user(
-        context(), username=data.username, email=data.email, password=data.password
+        context(),
+        username=data.username,
+        email=data.email,
+        password=data.password,
+        client_ip=client_ip(),
     )
     return with_refresh_cookie(user_json(user), 201, sessions.start_session(context(), user.id))
 
 
 @users.post("/users/login")
-def login():
-    """Log in with email and password; also sets a refresh-token cookie."""
-    data = parse_body(LoginUser, "user")
-    limits.limit_auth_attempt(context(), action="login", client_ip=client_ip(), account=data.email)
-    user = accounts.log_in(context(), email=data.email, password=data.password)
+@operation(
+    TAG,
+    "Login",
+    answers=Answer(200, UserResponse, WITH_COOKIE, SET_COOKIE),
+    errors=(401, 429),
+    security=[],
+)
+@body(LoginUser, "user")
+def login(data: LoginUser):
+    """Log in
+
+    Log in with email and password; also sets the refresh-token cookie. Counted against
+    the login rate limit, per client address and per email.
+    """
+    user = accounts.log_in(
+        context(), email=data.email, password=data.password, client_ip=client_ip()
+    )
     return with_refresh_cookie(user_json(user), 200, sessions.start_session(context(), user.id))
 
 
 @users.get("/user")
 @auth_required
+@operation(TAG, "GetCurrentUser", answers=(200, UserResponse))
 def get_current_user():
-    """The signed-in user."""
+    """Get current user
+
+    The signed-in user, with the token that was sent.
+    """
     identity = require_identity()
     return user_json(accounts.current_user(user=identity.user, token=identity.token))
 
 
 @users.put("/user")
 @auth_required
-@write_limited
-def update_current_user():
-    """Update the signed-in user's fields."""
-    data = parse_body(UpdateUser, "user")
+@operation(TAG, "UpdateCurrentUser", answers=(200, UserResponse))
+@body(UpdateUser, "user")
+def update_current_user(data: UpdateUser):
+    """Update current user
+
+    Change the signed-in user's email, username, password, bio or image. At least one
+    field is required; only the fields sent change. `bio` and `image` may be null.
+    """
     if not data.model_fields_set:
         raise RequestInvalid({"user": ["must have at least one field to update"]})
     identity = require_identity()

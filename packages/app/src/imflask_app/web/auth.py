@@ -11,7 +11,6 @@ from imflask_app.web.blueprint import web
 from imflask_app.web.forms import form_view
 from imflask_app.web.session import sign_in, sign_out
 from imflask_app.web.urls import safe_next
-from imflask_controllers import limits
 from imflask_controllers import users as accounts
 from imflask_controllers.errors import Unauthenticated
 
@@ -27,8 +26,9 @@ def login():
 def login_submit():
     """Sign in with email and password, then go back where the user was."""
     data = forms.sign_in_form()
-    limits.limit_auth_attempt(context(), action="login", client_ip=client_ip(), account=data.email)
-    user = accounts.log_in(context(), email=data.email, password=data.password)
+    user = accounts.log_in(
+        context(), email=data.email, password=data.password, client_ip=client_ip()
+    )
     sign_in(user.id)
     return redirect(safe_next(url_for("web.home")))
 
@@ -44,11 +44,12 @@ def register():
 def register_submit():
     """Create an account and sign in with it."""
     data = forms.sign_up_form()
-    limits.limit_auth_attempt(
-        context(), action="register", client_ip=client_ip(), account=data.email
-    )
     user = accounts.register_user(
-        context(), username=data.username, email=data.email, password=data.password
+        context(),
+        username=data.username,
+        email=data.email,
+        password=data.password,
+        client_ip=client_ip(),
     )
     sign_in(user.id)
     return redirect(url_for("web.home"))

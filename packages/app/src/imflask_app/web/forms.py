@@ -50,9 +50,10 @@ def form_view(
             except handled as error:
                 errors = {FORM_NAMES.get(k, k): v for k, v in error.errors.items()}
                 extra = context(**view_args) if context else {}
-                status = 429 if isinstance(error, RateLimited) else 422
                 page = render_template(template, form=submitted(), errors=errors, **extra)
-                return page, status
+                if isinstance(error, RateLimited):
+                    return page, 429, {"Retry-After": str(error.retry_after)}
+                return page, 422
 
         return wrapper
 

@@ -7,7 +7,7 @@ from flask import redirect, render_template, url_for
 from imflask_api.deps import context
 from imflask_app.web.blueprint import web
 from imflask_app.web.pagination import Pagination, limit_offset, requested_page
-from imflask_app.web.session import current_user, require_user, write_limited
+from imflask_app.web.session import current_user, require_user
 from imflask_app.web.urls import safe_next
 from imflask_controllers import pages
 from imflask_controllers import profiles as profile_cases
@@ -26,7 +26,6 @@ def profile_favorites(username: str):
 
 
 @web.post("/profile/<username>/follow")
-@write_limited
 def follow(username: str):
     """Follow someone: their articles join your feed."""
     profile_cases.follow_user(context(), username=username, follower=require_user())
@@ -34,7 +33,6 @@ def follow(username: str):
 
 
 @web.post("/profile/<username>/unfollow")
-@write_limited
 def unfollow(username: str):
     """Stop following someone."""
     profile_cases.unfollow_user(context(), username=username, follower=require_user())

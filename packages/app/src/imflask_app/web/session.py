@@ -10,21 +10,14 @@ check all three; the password hash never reaches this layer.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
 from flask import current_app, g, session
 
 from imflask_api.deps import context
 from imflask_app.web import csrf
-from imflask_controllers import limits, reads, sessions
+from imflask_controllers import sessions
 from imflask_controllers.errors import Unauthenticated
 from imflask_controllers.sessions import WebSession
 from imflask_controllers.users import User
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 USER_ID = "uid"
 FINGERPRINT = "fp"
@@ -90,16 +83,3 @@ def _forget() -> None:
     """Empty the session, with a fresh CSRF nonce (no revocation: see ``_revoke``)."""
     session.clear()
     csrf.new_token()
-
-
-def write_limited(view: Callable[P, R]) -> Callable[P, R]:
-    """The view changes data: it needs a signed-in user, and counts against their write limit."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user_id = require_user().id
-        limits.limit_write(context(), user_id=user_id)
-        with reads.writing(context(), user_id=user_id):  # their next pages see this write
-            return view(*args, **kwargs)
-
-    return wrapper

@@ -8,7 +8,7 @@ from imflask_api.deps import context
 from imflask_app.web import forms
 from imflask_app.web.blueprint import web
 from imflask_app.web.forms import form_view
-from imflask_app.web.session import require_user, sign_in, write_limited
+from imflask_app.web.session import require_user, sign_in
 from imflask_controllers import users as accounts
 
 
@@ -21,11 +21,11 @@ def settings():
 
 
 @web.post("/settings")
-@write_limited
 @form_view("settings.html")
 def settings_submit():
     """Update the profile; the session is renewed (a new password ends every other one)."""
+    user = require_user()
     data = forms.settings_form()
-    user = accounts.update_user(context(), user=require_user(), token="", changes=data.changes())
-    sign_in(user.id)
-    return redirect(url_for("web.profile", username=user.username))
+    updated = accounts.update_user(context(), user=user, token="", changes=data.changes())
+    sign_in(updated.id)
+    return redirect(url_for("web.profile", username=updated.username))
