@@ -63,11 +63,26 @@ def dispatch(ctx: Context, pending: PendingJob) -> None:
     """After the commit: queue the job, or run it here when jobs run inline. Never raises."""
     if ctx.settings.jobs_inline:
         _run_inline(ctx, pending)
-        return
-    try:
-        _enqueue(ctx, pending.job, pending.kwargs, pending.request_id, outbox_id=pending.outbox_id)
-    except StoreUnavailable as error:
-        log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
+    else:
+        _hand_to_queue(ctx, pending)
+
+
+def enqueue(
+    ctx: Context,
+    job: Callable[..., Any],
+    *,
+    request_id: str | None = None,
+    retry_intervals: tuple[int, ...] | None = None,
+    **kwargs: Any,
+) -> str:
+    """Queue the registered ``job(ctx, **kwargs)`` outside any write; return its RQ id.
+
+    For operators, tests and benchmarks: no outbox entry, so nothing relays it if the
+    queue loses it. ``retry_intervals`` default to ``FLASK_JOB_RETRY_INTERVALS``.
+    """
+    return _enqueue(
+        ctx, jobs.name_of(job, **kwargs), kwargs, request_id, retry_intervals=retry_intervals
+    )
 
 
 def relay(ctx: Context, *, grace: timedelta | None = None, limit: int = RELAY_BATCH) -> int:
@@ -117,31 +132,16 @@ def _run_inline(ctx: Context, pending: PendingJob) -> None:
             outbox_id=pending.outbox_id,
             request_id=pending.request_id,
         )
-        return
     except Exception:  # logged by jobs.run; the write has committed: never a 500
         log.warning("job %s failed inline; handing it to the queue", pending.outbox_id)
+        _hand_to_queue(ctx, pending)
+
+
+def _hand_to_queue(ctx: Context, pending: PendingJob) -> None:
     try:
         _enqueue(ctx, pending.job, pending.kwargs, pending.request_id, outbox_id=pending.outbox_id)
     except StoreUnavailable as error:
         log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
-
-
-def enqueue(
-    ctx: Context,
-    job: Callable[..., Any],
-    *,
-    request_id: str | None = None,
-    retry_intervals: tuple[int, ...] | None = None,
-    **kwargs: Any,
-) -> str:
-    """Queue the registered ``job(ctx, **kwargs)`` outside any write; return its RQ id.
-
-    For operators, tests and benchmarks: no outbox entry, so nothing relays it if the
-    queue loses it. ``retry_intervals`` default to ``FLASK_JOB_RETRY_INTERVALS``.
-    """
-    return _enqueue(
-        ctx, jobs.name_of(job, **kwargs), kwargs, request_id, retry_intervals=retry_intervals
-    )
 
 
 def _enqueue(
