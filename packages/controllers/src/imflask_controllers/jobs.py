@@ -23,7 +23,7 @@ import logging
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import imflask_controllers
 from imflask_controllers.context import Context
@@ -53,11 +53,11 @@ class UnknownJob(LookupError):
 @dataclass(frozen=True)
 class Job:
     name: str
-    function: Callable[..., Any]  # (ctx, **kwargs)
+    function: Callable[..., object]  # (ctx, **kwargs)
 
 
 _registry: dict[str, Job] = {}
-_names: dict[Callable[..., Any], str] = {}
+_names: dict[Callable[..., object], str] = {}
 
 
 def register_job(
@@ -77,7 +77,7 @@ def register_job(
     return add
 
 
-def name_of(function: Callable[..., Any], **kwargs: Any) -> str:
+def name_of(function: Callable[..., object], **kwargs: object) -> str:
     """The registered name of ``function``, once ``kwargs`` are known to fit it."""
     name = _names.get(function)
     if name is None:
@@ -118,11 +118,11 @@ def load() -> None:
 def run(
     ctx: Context,
     name: str,
-    kwargs: dict[str, Any],
+    kwargs: dict[str, object],
     *,
     outbox_id: int | None = None,
     request_id: str | None = None,
-) -> Any:
+) -> object:
     """Run the job ``name``: with the queuing request's id in its logs, its outcome
     counted, and its outbox entry (``outbox_id``) marked done when it succeeds.
 

@@ -8,8 +8,6 @@ point, so the queue drains across the deploy. Remove them in the release after.
 
 from __future__ import annotations
 
-from typing import Any
-
 from imflask_controllers.context import Context
 from imflask_core.errors import StoreUnavailable
 from imflask_worker.run import run_job
@@ -29,13 +27,13 @@ def check_stores(ctx: Context) -> dict[str, str]:
 # Legacy aliases: remove in the release after the registry's.
 
 
-def notify_followers(**kwargs: Any) -> Any:
+def notify_followers(**kwargs: object) -> object:
     return run_job("notify_followers", kwargs)
 
 
-def notify_follower_batch(**kwargs: Any) -> Any:
+def notify_follower_batch(**kwargs: object) -> object:
     return run_job("notify_follower_batch", kwargs)
 
 
-def delete_comments_of_article(**kwargs: Any) -> Any:
+def delete_comments_of_article(**kwargs: object) -> object:
     return run_job("delete_comments_of_article", kwargs)

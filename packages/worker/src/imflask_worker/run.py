@@ -9,15 +9,13 @@ with the request id and outbox entry the job carries in its RQ meta.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rq import get_current_job
 
 from imflask_controllers import jobs
 from imflask_worker.context import process_context
 
 
-def run_job(name: str, kwargs: dict[str, Any]) -> Any:
+def run_job(name: str, kwargs: dict[str, object]) -> object:
     """Run the registered job ``name`` with ``kwargs`` (its retries are RQ's)."""
     current = get_current_job()
     meta = current.meta if current else {}
