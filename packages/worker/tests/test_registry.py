@@ -90,6 +90,19 @@ def test_the_entry_point_the_controllers_queue_is_the_workers_function():
     check_entry_point()  # what imflask-worker checks on start
 
 
+def test_the_worker_refuses_to_start_if_the_entry_point_names_another_function(
+    monkeypatch, store_uris, tmp_path
+):
+    from imflask_worker import cli
+
+    for name, value in {**store_uris.environment(), "FLASK_INSTANCE_PATH": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)  # were it to start, on the test stores
+    monkeypatch.setattr(jobs, "WORKER_ENTRY_POINT", "imflask_worker.jobs.run_job")
+
+    with pytest.raises(RuntimeError, match=re.escape("imflask_worker.run.run_job")):
+        cli.main(["--burst"])
+
+
 def test_a_job_is_recorded_only_with_arguments_that_fit_it(ctx):
     with ctx.stores.sql.transaction() as conn:
         with pytest.raises(TypeError):
