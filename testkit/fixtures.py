@@ -148,6 +148,11 @@ def _redis_environment(url: str) -> dict[str, str]:
         "FLASK_REDIS_SENTINEL_MASTER": target.service,
         "FLASK_REDIS_DB": str(target.db),
         **({"FLASK_REDIS_PW": target.password} if target.password else {}),
+        **(
+            {"FLASK_REDIS_SENTINEL_PW": target.sentinel_password}
+            if target.sentinel_password
+            else {}
+        ),
     }
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from imflask_cluster import binaries, cli
-from imflask_cluster.layout import haproxy_config
+from imflask_cluster.layout import Options, haproxy_config, new_secrets, plan, sentinel_config
 from imflask_cluster.nodes import Node
 
 
@@ -87,3 +87,41 @@ def test_a_spawned_node_runs_in_its_own_session_and_a_kill_ends_it(tmp_path):
 def test_env_assignments_must_look_like_name_equals_value(text, capsys, tmp_path):
     assert cli.main(["up", str(tmp_path), "--env", text]) == 1
     assert "must look like NAME=VALUE" in capsys.readouterr().err
+
+
+def test_two_mysql_replicas_get_their_own_server_id_and_both_reach_the_app(monkeypatch, tmp_path):
+    # given the programs as this machine may not have them yet (nothing is started here)
+    monkeypatch.setattr(binaries, "debian", lambda program: f"/usr/bin/{program}")
+    monkeypatch.setattr(binaries, "workspace", lambda program: f"/venv/bin/{program}")
+    options = Options(mysql_replicas=2, gunicorn_config="gunicorn.conf.py")
+
+    # when the cluster is planned with two replicas
+    nodes = plan(tmp_path, options, new_secrets())
+
+    # then each MariaDB has its own server id, and the app reads from both replicas in order
+    mysql = [node for node in nodes.values() if node.kind == "mysql"]
+    ids = [next(arg for arg in node.command if arg.startswith("--server-id=")) for node in mysql]
+    assert [node.name for node in mysql] == ["mysql-primary", "mysql-replica", "mysql-replica2"]
+    assert ids == ["--server-id=1", "--server-id=2", "--server-id=3"]
+    uris = nodes["app1"].env["FLASK_MYSQL_REPLICA_URI"].split(",")
+    assert [uri.rsplit(":", 1)[1] for uri in uris] == [
+        f"{nodes[name].port}/imflask" for name in ("mysql-replica", "mysql-replica2")
+    ]
+    # and the sentinels' own password goes with the master's
+    assert nodes["app1"].env["FLASK_REDIS_SENTINEL_PW"]
+    assert nodes["app1"].env["FLASK_REDIS_SENTINEL_PW"] != nodes["app1"].env["FLASK_REDIS_PW"]
+
+
+def test_a_sentinel_requires_the_password_it_is_given(tmp_path):
+    keys = new_secrets()
+
+    config = sentinel_config(6379, 26379, str(tmp_path), keys, down_after_ms=1000)
+
+    assert f"requirepass {keys['sentinel_password']}" in config.splitlines()
+    assert f"sentinel auth-pass imflask {keys['redis_password']}" in config.splitlines()
+
+
+def test_no_mysql_replica_is_refused_by_name(monkeypatch, tmp_path):
+    monkeypatch.setattr(binaries, "debian", lambda program: f"/usr/bin/{program}")
+    with pytest.raises(ValueError, match="--mysql-replicas 0: the cluster needs 1 or more"):
+        plan(tmp_path, Options(mysql_replicas=0), new_secrets())

@@ -145,6 +145,19 @@ def test_sentinels_and_their_master_name_make_a_sentinel_target(tmp_path):
     assert "p@ss/word" not in s.redis_url  # quoted, like the plain URL's password
 
 
+def test_a_sentinel_password_travels_apart_from_the_masters(tmp_path):
+    s = settings({**SENTINELS, "FLASK_REDIS_PW": "master pw", "FLASK_REDIS_SENTINEL_PW": "s&=pw"},
+                 tmp_path=tmp_path)  # fmt: skip
+
+    target = SentinelTarget.from_url(s.redis_url)
+
+    assert (target.password, target.sentinel_password) == ("master pw", "s&=pw")
+    assert SentinelTarget.from_url(target.url) == target
+    assert SentinelTarget.from_url(settings(SENTINELS, tmp_path=tmp_path).redis_url) == (
+        SentinelTarget(target.sentinels, "imflask")
+    )
+
+
 def test_a_plain_redis_url_is_no_sentinel_target():
     assert SentinelTarget.from_url("redis://cache:6379/0") is None
 

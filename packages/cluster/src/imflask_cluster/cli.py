@@ -15,8 +15,9 @@ from imflask_cluster.layout import Options
 
 DESCRIPTION = """\
 IMFlask's reference topology on this machine, from Debian's packages: HAProxy in front of
-gunicorn instances (production config), a MariaDB primary and a GTID replica, a Redis master
-and a replica watched by three sentinels, a MongoDB-wire daemon (SecantusDB) and workers.
+gunicorn instances (production config), a MariaDB primary and GTID replicas, a Redis master
+and a replica watched by three sentinels (all with passwords), a MongoDB-wire daemon
+(SecantusDB) and workers.
 Every node listens on a free port of 127.0.0.1 and keeps its data and node.log under DIR."""
 
 
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.add_argument("dir")
     up.add_argument("--instances", type=int, default=3, help="gunicorn instances (3)")
+    up.add_argument(
+        "--mysql-replicas", type=int, default=1,
+        help="MariaDB replicas (1): mysql-replica, mysql-replica2, ...",
+    )  # fmt: skip
     up.add_argument("--gunicorn-workers", type=int, default=2, help="sync workers per instance (2)")
     up.add_argument("--workers", type=int, default=2, help="imflask-worker processes (2)")
     up.add_argument("--gunicorn-config", help="default: gunicorn.conf.py of this checkout")
@@ -65,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         extra = dict(_assignment(item) for item in args.env)
         options = Options(
-            instances=args.instances, gunicorn_workers=args.gunicorn_workers,
+            instances=args.instances, mysql_replicas=args.mysql_replicas,
+            gunicorn_workers=args.gunicorn_workers,
             workers=args.workers, gunicorn_config=args.gunicorn_config or "", extra_env=extra,
         )  # fmt: skip
         cluster = Cluster.up(args.dir, options, progress=_progress)

@@ -117,6 +117,11 @@ class Cluster:
     def keys(self) -> dict[str, str]:
         return self.state["secrets"]
 
+    @property
+    def sentinel_password(self) -> str | None:
+        """The sentinels' ``requirepass`` (None in a cluster made before they had one)."""
+        return self.keys.get("sentinel_password")
+
     def node(self, name: str) -> Node:
         try:
             return self.nodes[name]
@@ -238,7 +243,9 @@ class Cluster:
         if node.kind == "redis":
             return probes.redis_node(port, self.keys["redis_password"]).up
         if node.kind == "sentinel":
-            return probes.sentinel_master(port, SENTINEL_SERVICE) is not None
+            return (
+                probes.sentinel_master(port, SENTINEL_SERVICE, self.sentinel_password) is not None
+            )
         if node.kind == "mongo":
             return probes.mongo(port).up
         if node.kind == "app":
@@ -357,7 +364,9 @@ class Cluster:
         """The master's port as the sentinels name it (None before they run)."""
         for sentinel in self.of_kind("sentinel"):
             if sentinel.alive and (
-                address := probes.sentinel_master(sentinel.port or 0, SENTINEL_SERVICE)
+                address := probes.sentinel_master(
+                    sentinel.port or 0, SENTINEL_SERVICE, self.sentinel_password
+                )
             ):
                 return address[1]
         # Not running: the master they last agreed on, from the configuration they rewrite.
@@ -370,15 +379,15 @@ class Cluster:
         masters = [n for n in self.of_kind("redis") if n.role == "master"]
         return masters[0].port if masters else None
 
-    def set_replica_delay(self, seconds: int) -> None:
-        """Make the MySQL replica lag exactly ``seconds`` behind the primary (0: no delay)."""
+    def set_replica_delay(self, seconds: int, replica: str = "mysql-replica") -> None:
+        """Make a MySQL replica lag exactly ``seconds`` behind the primary (0: no delay)."""
         with (
-            probes.mysql_connect(self.node("mysql-replica").port or 0) as conn,
+            probes.mysql_connect(self.node(replica).port or 0) as conn,
             conn.cursor() as cur,
         ):
-            cur.execute("STOP SLAVE SQL_THREAD")
+            cur.execute("STOP SLAVE")  # MariaDB changes MASTER_DELAY only with both stopped
             cur.execute("CHANGE MASTER TO MASTER_DELAY = %s", (int(seconds),))
-            cur.execute("START SLAVE SQL_THREAD")
+            cur.execute("START SLAVE")
 
     # Status ---------------------------------------------------------------------------------
 
@@ -408,7 +417,7 @@ class Cluster:
         if node.kind == "redis":
             return probes.redis_node(port, self.keys["redis_password"])
         if node.kind == "sentinel":
-            return probes.sentinel(port, SENTINEL_SERVICE)
+            return probes.sentinel(port, SENTINEL_SERVICE, self.sentinel_password)
         if node.kind == "mongo":
             return probes.mongo(port)
         if node.kind == "app":

@@ -34,6 +34,7 @@ class Options:
     """The shape of the cluster: how many of each, and what the instances run."""
 
     instances: int = 3
+    mysql_replicas: int = 1
     gunicorn_workers: int = 2
     workers: int = 2
     sentinel_down_after_ms: int = 1000
@@ -54,6 +55,7 @@ def new_secrets() -> dict[str, str]:
         "mysql_password": secrets.token_urlsafe(18),
         "replication_password": secrets.token_urlsafe(18),
         "redis_password": secrets.token_urlsafe(18),
+        "sentinel_password": secrets.token_urlsafe(18),
     }
 
 
@@ -77,6 +79,8 @@ def find_gunicorn_config(explicit: str | None) -> str:
 
 def plan(folder: Path, options: Options, keys: dict[str, str]) -> dict[str, Node]:
     """Every node of a new cluster under ``folder`` (nothing is started or written)."""
+    if options.mysql_replicas < 1:
+        raise ValueError(f"--mysql-replicas {options.mysql_replicas}: the cluster needs 1 or more")
     nodes: dict[str, Node] = {}
 
     def add(name: str, kind: str, command: list[str], port: int | None, **extra) -> Node:
@@ -85,11 +89,11 @@ def plan(folder: Path, options: Options, keys: dict[str, str]) -> dict[str, Node
         nodes[name] = node
         return node
 
-    primary_port, replica_port = free_port(), free_port()
-    add("mysql-primary", "mysql", [], primary_port, role="primary")
-    add("mysql-replica", "mysql", [], replica_port, role="replica")
-    for node in (nodes["mysql-primary"], nodes["mysql-replica"]):
-        node.command = mariadb_command(node)
+    primary = add("mysql-primary", "mysql", [], free_port(), role="primary")
+    primary.command = mariadb_command(primary, server_id=1)
+    for i in range(1, options.mysql_replicas + 1):
+        replica = add(replica_name(i), "mysql", [], free_port(), role="replica")
+        replica.command = mariadb_command(replica, server_id=1 + i)
 
     redis_ports = [free_port(), free_port()]
     for i, port in enumerate(redis_ports, start=1):
@@ -134,7 +138,17 @@ def plan(folder: Path, options: Options, keys: dict[str, str]) -> dict[str, Node
     return nodes
 
 
-def mariadb_command(node: Node) -> list[str]:
+def replica_name(i: int) -> str:
+    """``mysql-replica``, then ``mysql-replica2``, ``mysql-replica3``..."""
+    return "mysql-replica" if i == 1 else f"mysql-replica{i}"
+
+
+def mysql_replicas(nodes: dict[str, Node]) -> list[Node]:
+    """The MySQL replicas, in the order of ``FLASK_MYSQL_REPLICA_URI``."""
+    return [n for n in nodes.values() if n.kind == "mysql" and n.role == "replica"]
+
+
+def mariadb_command(node: Node, *, server_id: int) -> list[str]:
     folder = Path(node.folder)
     command = [
         binaries.debian("mariadbd"), "--no-defaults",
@@ -146,14 +160,14 @@ def mariadb_command(node: Node) -> list[str]:
     ]  # fmt: skip
     if node.role == "primary":
         command += [
-            "--server-id=1",
+            f"--server-id={server_id}",
             "--log-bin=mysql-bin",
             "--binlog-format=ROW",
             "--sync-binlog=1",
         ]
     else:
         command += [
-            "--server-id=2", "--read-only=1", "--skip-log-bin", "--relay-log=relay-bin",
+            f"--server-id={server_id}", "--read-only=1", "--skip-log-bin", "--relay-log=relay-bin",
             "--slave-net-timeout=5",
         ]  # fmt: skip
     if os.geteuid() == 0:
@@ -194,6 +208,8 @@ def sentinel_config(master_port: int, sentinel_port: int, folder: str, keys: dic
         "daemonize no",
         f"sentinel monitor {SENTINEL_SERVICE} {HOST} {master_port} 2",
         f"sentinel auth-pass {SENTINEL_SERVICE} {keys['redis_password']}",
+        # Clients, and the other sentinels, must authenticate (they share one password).
+        *([f"requirepass {keys['sentinel_password']}"] if keys.get("sentinel_password") else []),
         f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {down_after_ms}",
         f"sentinel failover-timeout {SENTINEL_SERVICE} 10000",
         f"sentinel parallel-syncs {SENTINEL_SERVICE} 1",
@@ -213,12 +229,15 @@ def app_environment(
         "FLASK_CONFIG": "production",
         "FLASK_SECRET_KEY": keys["secret_key"],
         "FLASK_MYSQL_URI": mysql.format(port=nodes["mysql-primary"].port),
-        "FLASK_MYSQL_REPLICA_URI": mysql.format(port=nodes["mysql-replica"].port),
+        "FLASK_MYSQL_REPLICA_URI": ",".join(
+            mysql.format(port=replica.port) for replica in mysql_replicas(nodes)
+        ),
         "FLASK_MONGO_URI": f"mongodb://{HOST}:{nodes['mongo'].port}/?directConnection=true",
         # Every Redis user finds the master through the sentinels (and follows a failover).
         "FLASK_REDIS_SENTINELS": ",".join(f"{HOST}:{n.port}" for n in sentinels),
         "FLASK_REDIS_SENTINEL_MASTER": SENTINEL_SERVICE,
         "FLASK_REDIS_PW": redis_password,
+        "FLASK_REDIS_SENTINEL_PW": keys["sentinel_password"],
         "FLASK_REDIS_DB": "0",
         **options.extra_env,
     }

@@ -83,8 +83,8 @@ def redis_node(port: int, password: str | None) -> Health:
     return Health(True, "replica", detail)
 
 
-def sentinel(port: int, service: str) -> Health:
-    client = redis_client(port, None)
+def sentinel(port: int, service: str, password: str | None) -> Health:
+    client = redis_client(port, password)
     try:
         master = client.execute_command("SENTINEL", "MASTER", service)
     except redis.RedisError as error:
@@ -101,9 +101,9 @@ def sentinel(port: int, service: str) -> Health:
     return Health(True, "sentinel", detail)
 
 
-def sentinel_master(port: int, service: str) -> tuple[str, int] | None:
+def sentinel_master(port: int, service: str, password: str | None) -> tuple[str, int] | None:
     """The master address this sentinel names for the service (None if it does not answer)."""
-    client = redis_client(port, None)
+    client = redis_client(port, password)
     try:
         address = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
     except redis.RedisError:
@@ -115,9 +115,9 @@ def sentinel_master(port: int, service: str) -> tuple[str, int] | None:
     return _text(address[0]), int(address[1])
 
 
-def sentinel_peers(port: int, service: str) -> tuple[int, int]:
+def sentinel_peers(port: int, service: str, password: str | None) -> tuple[int, int]:
     """(other sentinels, replicas) this sentinel knows of; (-1, -1) if it does not answer."""
-    client = redis_client(port, None)
+    client = redis_client(port, password)
     try:
         sentinels = client.execute_command("SENTINEL", "SENTINELS", service)
         replicas = client.execute_command("SENTINEL", "REPLICAS", service)

@@ -20,6 +20,7 @@ from imflask_cluster.layout import (
     haproxy_config,
     haproxy_config_path,
     mariadb_install_command,
+    mysql_replicas,
     sentinel_config,
 )
 
@@ -56,23 +57,24 @@ def write_files(cluster: Cluster) -> None:
 
 
 def install_mariadb(cluster: Cluster) -> None:
-    """``mariadb-install-db`` once, into the primary's folder; the replica starts from a copy."""
-    primary, replica = cluster.node("mysql-primary"), cluster.node("mysql-replica")
+    """``mariadb-install-db`` once, into the primary's folder; each replica starts from a copy."""
+    primary = cluster.node("mysql-primary")
     datadir = Path(primary.folder) / "data"
     run_logged(
         mariadb_install_command(datadir), env={}, cwd=Path(primary.folder),
         log=primary.log_path, timeout=120,
     )  # fmt: skip
-    shutil.copytree(datadir, Path(replica.folder) / "data")
+    for replica in mysql_replicas(cluster.nodes):
+        shutil.copytree(datadir, Path(replica.folder) / "data")
 
 
 def mysql_replication(cluster: Cluster) -> None:
     """GTID replication from the primary, the app's user and database (replicated)."""
     keys = cluster.keys
-    primary, replica = cluster.node("mysql-primary"), cluster.node("mysql-replica")
+    primary, replicas = cluster.node("mysql-primary"), mysql_replicas(cluster.nodes)
     # A fresh datadir has anonymous users that shadow repl@% and imflask@% from 127.0.0.1.
-    # sql_log_bin=0: these statements must not replicate (the replica has its own copy).
-    for node in (primary, replica):
+    # sql_log_bin=0: these statements must not replicate (the replicas have their own copy).
+    for node in (primary, *replicas):
         with _root(node) as cursor:
             cursor.execute("SET sql_log_bin = 0")
             cursor.execute("DELETE FROM mysql.global_priv WHERE user = ''")
@@ -84,15 +86,16 @@ def mysql_replication(cluster: Cluster) -> None:
             (keys["replication_password"],),
         )
         cursor.execute(f"GRANT REPLICATION SLAVE ON *.* TO '{REPLICATION_USER}'@'%'")
-    with _root(replica) as cursor:
-        cursor.execute(
-            "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
-            "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, "
-            "MASTER_HEARTBEAT_PERIOD = 1",
-            (HOST, primary.port, REPLICATION_USER, keys["replication_password"]),
-        )
-        cursor.execute("START SLAVE")
-    with _root(primary) as cursor:  # replicated: the replica gets the database and the user
+    for replica in replicas:
+        with _root(replica) as cursor:
+            cursor.execute(
+                "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
+                "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, "
+                "MASTER_HEARTBEAT_PERIOD = 1",
+                (HOST, primary.port, REPLICATION_USER, keys["replication_password"]),
+            )
+            cursor.execute("START SLAVE")
+    with _root(primary) as cursor:  # replicated: the replicas get the database and the user
         cursor.execute(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         cursor.execute(f"CREATE USER '{APP_USER}'@'%%' IDENTIFIED BY %s", (keys["mysql_password"],))
         cursor.execute(f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO '{APP_USER}'@'%'")
@@ -100,11 +103,14 @@ def mysql_replication(cluster: Cluster) -> None:
         cursor.execute(f"GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '{APP_USER}'@'%'")
         cursor.execute("SELECT @@gtid_binlog_pos AS pos")
         position = cursor.fetchone()["pos"]
-    with _root(replica, timeout=15) as cursor:
-        cursor.execute("SELECT MASTER_GTID_WAIT(%s, 10) AS done", (position,))
-        if cursor.fetchone()["done"] != 0:
-            cursor.execute("SHOW SLAVE STATUS")
-            raise ClusterError(f"the replica did not catch up within 10 s: {cursor.fetchone()}")
+    for replica in replicas:
+        with _root(replica, timeout=15) as cursor:
+            cursor.execute("SELECT MASTER_GTID_WAIT(%s, 10) AS done", (position,))
+            if cursor.fetchone()["done"] != 0:
+                cursor.execute("SHOW SLAVE STATUS")
+                raise ClusterError(
+                    f"{replica.name} did not catch up within 10 s: {cursor.fetchone()}"
+                )
 
 
 def migrate(cluster: Cluster) -> None:
@@ -121,7 +127,10 @@ def wait_sentinels_meet(cluster: Cluster, timeout: float) -> None:
     sentinels = cluster.of_kind("sentinel")
     deadline = time.monotonic() + timeout
     while True:
-        seen = [probes.sentinel_peers(s.port or 0, SENTINEL_SERVICE) for s in sentinels]
+        seen = [
+            probes.sentinel_peers(s.port or 0, SENTINEL_SERVICE, cluster.sentinel_password)
+            for s in sentinels
+        ]
         if all(others == len(sentinels) - 1 and replicas >= 1 for others, replicas in seen):
             return
         if time.monotonic() > deadline:

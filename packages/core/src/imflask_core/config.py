@@ -364,6 +364,12 @@ class Settings:
                 "the service name the sentinels monitor (`sentinel monitor NAME ...`); "
                 "required with `FLASK_REDIS_SENTINELS`",
             ),
+            Var(
+                "FLASK_REDIS_SENTINEL_PW",
+                "the sentinels' own password (their `requirepass`), sent to each sentinel "
+                "before asking it for the master (unset: they take none); `FLASK_REDIS_PW` "
+                "is the master's",
+            ),
         ),
     ]
     redis_key_prefix: Annotated[
@@ -713,23 +719,36 @@ def _read_environment(
 # Redis Sentinel ---------------------------------------------------------------------
 
 SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PASSWORD = "sentinel_password"  # noqa: S105 - the URL's one query parameter, a name
 
 
 @dataclass(frozen=True)
 class SentinelTarget:
     """The master of ``service`` as the ``sentinels`` name it, carried in ``redis_url`` as
-    ``redis+sentinel://[:password@]host:port,host:port/service/db``."""
+    ``redis+sentinel://[:password@]host:port,host:port/service/db[?sentinel_password=...]``.
+
+    ``password`` is the master's (and its replicas'), ``sentinel_password`` the
+    sentinels' own ``requirepass``: two settings, as a sentinel without a password
+    refuses a client that sends one.
+    """
 
     sentinels: tuple[tuple[str, int], ...]
     service: str
     password: str | None = None
     db: int = 0
+    sentinel_password: str | None = None
 
     @property
     def url(self) -> str:
         auth = f":{quote(self.password, safe='')}@" if self.password else ""
         hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
-        return f"{SENTINEL_SCHEME}://{auth}{hosts}/{quote(self.service, safe='')}/{self.db}"
+        query = (
+            f"?{SENTINEL_PASSWORD}={quote(self.sentinel_password, safe='')}"
+            if self.sentinel_password
+            else ""
+        )
+        service = quote(self.service, safe="")
+        return f"{SENTINEL_SCHEME}://{auth}{hosts}/{service}/{self.db}{query}"
 
     @classmethod
     def from_url(cls, url: str) -> SentinelTarget | None:
@@ -737,15 +756,18 @@ class SentinelTarget:
         scheme, _, rest = url.partition("://")
         if scheme != SENTINEL_SCHEME:
             return None
+        rest, _, query = rest.partition("?")
         netloc, _, path = rest.partition("/")
         auth, _, hosts = netloc.rpartition("@")
         password = unquote(auth.partition(":")[2]) or None
         service, _, db = path.partition("/")
+        name, _, value = query.partition("=")
         return cls(
             sentinels=_sentinel_addresses(hosts, f"{url!r}"),
             service=unquote(service),
             password=password,
             db=int(db or 0),
+            sentinel_password=unquote(value) if name == SENTINEL_PASSWORD and value else None,
         )
 
 
@@ -771,6 +793,7 @@ def _sentinel_target(source: Source) -> SentinelTarget:
         service=service,
         password=source.raw("FLASK_REDIS_PW") or None,
         db=int(db),
+        sentinel_password=source.raw("FLASK_REDIS_SENTINEL_PW") or None,
     )
 
 

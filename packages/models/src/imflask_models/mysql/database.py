@@ -18,27 +18,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import random
-import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import pymysql
-import pymysql.cursors
-from dbutils.pooled_db import PooledDB
+from typing import Any, NoReturn, TypeVar
 
 from imflask_core.observability import store_call
 from imflask_models import replication
 from imflask_models.breaker import CircuitBreaker
 from imflask_models.errors import DuplicateKey, StoreUnavailable, TransactionConflict
-from imflask_models.mysql.dialect import SQLITE, Dialect, SqlTarget, parse_sql_uri
+from imflask_models.mysql.dialect import Dialect, SqlTarget, parse_sql_uri
+from imflask_models.mysql.schema import Schema, declared
 
 STORE = "mysql"
 T = TypeVar("T")
@@ -48,13 +42,6 @@ log = logging.getLogger(__name__)
 CONFLICT_ATTEMPTS = 5
 CONFLICT_BACKOFF = 0.01
 Params = Mapping[str, Any] | Sequence[Any] | None
-
-# MySQL errors that roll the transaction back on a healthy server: a deadlock victim
-# (1213) and a lock wait timeout (1205, which pymysql raises as an OperationalError).
-_MYSQL_CONFLICTS = {1205, 1213}
-_CANT_CONNECT = 2003  # CR_CONN_HOST_ERROR: refused, unreachable, or no handshake in time
-# SQLite errors that mean "the store is busy or gone", not "the query is wrong".
-_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
 # MariaDB: the GTID of this session's last committed transaction that wrote.
 SELECT_LAST_GTID = "SELECT @@last_gtid AS gtid"
 
@@ -68,18 +55,19 @@ class Result:
 class SqlConnection:
     """A borrowed connection; queries are written in MySQL's ``%(name)s`` style."""
 
-    def __init__(self, raw: Any, dialect: Dialect, breaker: CircuitBreaker):
+    def __init__(self, raw: Any, dialect: Dialect, breaker: CircuitBreaker, schema: Schema):
         self._raw = raw
         self.dialect = dialect
         self._breaker = breaker
+        self._schema = schema
         self.wrote = False  # a statement that may write ran on it (execute, execute_many)
 
     def one(self, query: str, params: Params = None) -> dict[str, Any] | None:
-        rows = self._rows(self._run(query, params), one=True)
+        rows = self.dialect.rows(self._run(query, params), one=True)
         return rows[0] if rows else None
 
     def all(self, query: str, params: Params = None) -> list[dict[str, Any]]:
-        return self._rows(self._run(query, params))
+        return self.dialect.rows(self._run(query, params))
 
     def scalar(self, query: str, params: Params = None) -> Any:
         row = self._run(query, params).fetchone()
@@ -105,21 +93,7 @@ class SqlConnection:
     def begin(self) -> None:
         """Start a transaction (``db.transaction()`` calls this; see there)."""
         with self._translated_errors(), store_call(STORE):
-            if self.dialect is SQLITE:
-                self._raw.execute("BEGIN IMMEDIATE")  # take the write lock now, not midway
-                return
-            # DBUtils' begin(): inside it, a lost connection fails the statement
-            # instead of replaying it on a new connection outside the transaction.
-            try:
-                self._raw.begin()
-            except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
-                if _timed_out(error):
-                    raise  # a hung server: one deadline is all a request waits
-                # The server closed the pooled connection; DBUtils' rollback()
-                # reopens a connection it cannot roll back on. Then try once more.
-                with contextlib.suppress(pymysql.err.OperationalError, pymysql.err.InterfaceError):
-                    self._raw.rollback()
-                self._raw.begin()
+            self.dialect.begin(self._raw)
 
     def commit(self) -> None:
         if not self._breaker.allows():
@@ -138,24 +112,12 @@ class SqlConnection:
         """End the transaction without waiting for a server that is failing: closing the
         connection rolls it back (DBUtils opens a new one on next use)."""
         with contextlib.suppress(Exception):
-            if self.dialect is SQLITE:
-                self._raw.rollback()  # a local file: nothing to wait for
-            else:
-                self._raw.dbapi_connection.close()
+            self.dialect.abandon(self._raw)
 
     def refresh_statistics(self, tables: list[str]) -> None:
         """Let the query planner see a bulk load's new row counts."""
         for statement in self.dialect.analyze(tables):
             self.all(statement)
-
-    def _rows(self, cursor: Any, one: bool = False) -> list[dict[str, Any]]:
-        """Rows as dicts: pymysql's DictCursor makes them; sqlite3 rows are zipped with
-        the column names (faster than its Row objects)."""
-        rows = [cursor.fetchone()] if one else cursor.fetchall()
-        if self.dialect is not SQLITE:
-            return [row for row in rows if row is not None]
-        names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in rows if row is not None]
 
     def _run(self, query: str, params: Params) -> Any:
         query, params = self.dialect.bind(query, params if params is not None else ())
@@ -169,72 +131,24 @@ class SqlConnection:
         self._breaker.check()  # once open, even a request already under way fails at once
         try:
             yield
-        except (pymysql.err.IntegrityError, sqlite3.IntegrityError) as error:
-            field = self.dialect.duplicate_field(error)
-            if field is None:
-                raise
-            raise DuplicateKey(field) from error
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
-            if error.args and error.args[0] in _MYSQL_CONFLICTS:
-                raise TransactionConflict(str(error)) from error
-            if _server_down(error):
-                self._breaker.failed(error)
-            raise StoreUnavailable(STORE, str(error)) from error
-        except sqlite3.OperationalError as error:
-            if any(text in str(error) for text in _SQLITE_UNAVAILABLE):
-                self._breaker.failed(error)
-                raise StoreUnavailable(STORE, str(error)) from error
-            raise
+        except self.dialect.driver_errors as error:
+            _raise_translated(error, self.dialect, self._breaker, self._schema)
 
 
-def _server_down(error: BaseException) -> bool:
-    """A deadline passed, or no connection could be made: what opens the breaker.
-
-    A connection lost without a deadline (the server restarted, or closed this
-    one connection) fails only its own call; the next borrow reconnects, and
-    that connect fails at once if the server is really down.
-    """
-    return _timed_out(error) or bool(error.args and error.args[0] == _CANT_CONNECT)
-
-
-def _timed_out(error: BaseException | None) -> bool:
-    """Did this error (or one it was raised in handling) come from a socket deadline?
-
-    pymysql raises its OperationalError while handling the socket's TimeoutError.
-    """
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, TimeoutError):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
-
-
-class _Connector:
-    """pymysql as DBUtils' creator, except that it never reconnects for a call that
-    just waited out a deadline, nor while the breaker is open.
-
-    DBUtils reopens a connection whenever a statement, commit or rollback fails
-    on it, and runs the statement once more: right for a connection the server
-    closed (a restart), but against a hung server it doubles the wait. DBUtils
-    calls ``connect`` while handling the original error, so ``sys.exception()``
-    says which case this is.
-    """
-
-    dbapi = pymysql
-    threadsafety = pymysql.threadsafety
-
-    def __init__(self, breaker: CircuitBreaker):
-        self._breaker = breaker
-
-    def connect(self, *args: Any, **kwargs: Any) -> Any:
-        handling = sys.exception()
-        if isinstance(handling, pymysql.err.Error) and _timed_out(handling):
-            raise pymysql.err.OperationalError(2013, "not reconnecting to a server that timed out")
-        if not self._breaker.allows():
-            raise pymysql.err.OperationalError(2003, "not connecting while the breaker is open")
-        return pymysql.connect(*args, **kwargs)
+def _raise_translated(
+    error: Exception, dialect: Dialect, breaker: CircuitBreaker, schema: Schema
+) -> NoReturn:
+    """Raise what the driver's ``error`` means to the models (or ``error`` itself)."""
+    failure = dialect.failure(error, schema)
+    if failure.server_down:
+        breaker.failed(error)
+    if failure.duplicate is not None:
+        raise DuplicateKey(failure.duplicate) from error
+    if failure.conflict:
+        raise TransactionConflict(str(error)) from error
+    if failure.unavailable:
+        raise StoreUnavailable(STORE, str(error)) from error
+    raise error
 
 
 def retry_conflicts(attempt: Callable[[], T]) -> T:
@@ -274,6 +188,7 @@ class SqlDatabase:
         pool_size=8,
         name: str = STORE,
         track_writes: bool = False,
+        schema: Schema | None = None,
     ):
         self.target_uri = uri
         self.target: SqlTarget = parse_sql_uri(uri)
@@ -286,7 +201,9 @@ class SqlDatabase:
         self._pool: Any = None
         self.name = name
         # Only MariaDB has @@last_gtid, and only replicas need it: SQLite never asks.
-        self.track_writes = track_writes and self.dialect is not SQLITE
+        self.track_writes = track_writes and self.dialect.replicates
+        # Its unique keys name the field of a duplicate-key error.
+        self.schema = schema if schema is not None else declared()
         # Every use of this database in this process goes through it (a replica has its own).
         self.breaker = CircuitBreaker(name, self.ping)
 
@@ -294,7 +211,7 @@ class SqlDatabase:
     def connection(self) -> Iterator[SqlConnection]:
         """Borrow a connection in autocommit mode; it is returned when the block ends."""
         raw = self._borrow()
-        conn = SqlConnection(raw, self.dialect, self.breaker)
+        conn = SqlConnection(raw, self.dialect, self.breaker, self.schema)
         try:
             yield conn
             if conn.wrote and self.track_writes:
@@ -395,15 +312,7 @@ class SqlDatabase:
         self.breaker.close()
         with self._lock:
             pool, self._pool, self._pid = self._pool, None, None
-        if pool is None:
-            return
-        if self.dialect is SQLITE:
-            while True:
-                try:
-                    pool.get_nowait().close()
-                except queue.Empty:
-                    break
-        else:
+        if pool is not None:
             pool.close()
 
     def _pool_of_this_process(self) -> Any:
@@ -416,70 +325,21 @@ class SqlDatabase:
         return self._pool
 
     def _new_pool(self) -> Any:
-        if self.dialect is SQLITE:
-            return queue.SimpleQueue()
-        t = self.target
-        return PooledDB(
-            creator=_Connector(self.breaker),
-            mincached=0,  # connect lazily: starting the app never waits for MySQL
-            maxcached=self._pool_size,
-            maxconnections=0,  # never block waiting for a free connection
-            blocking=False,
-            # No round trip on borrow or return. A connection the server closed is
-            # reopened by DBUtils when a statement outside a transaction fails on
-            # it, and by ``SqlConnection.begin`` for a transaction; only a
-            # transaction (``begin()``) is rolled back when it comes back.
-            ping=0,
-            reset=False,
-            host=t.host,
-            port=t.port,
-            user=t.user,
-            password=t.password,
-            database=t.database,
-            charset="utf8mb4",
-            autocommit=True,
+        return self.dialect.pool(
+            self.target,
+            self.breaker,
             connect_timeout=self._connect_timeout,
             read_timeout=self._read_timeout,
-            write_timeout=self._read_timeout,
-            cursorclass=pymysql.cursors.DictCursor,
+            size=self._pool_size,
         )
 
     def _borrow(self) -> Any:
         self.breaker.check()
         pool = self._pool_of_this_process()
-        if self.dialect is SQLITE:
-            try:
-                return pool.get_nowait()
-            except queue.Empty:
-                return self._sqlite_connect()
         try:
-            return pool.connection()
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
-            if _server_down(error):
-                self.breaker.failed(error)
-            raise StoreUnavailable(STORE, str(error)) from error
+            return pool.borrow()
+        except self.dialect.driver_errors as error:
+            _raise_translated(error, self.dialect, self.breaker, self.schema)
 
     def _give_back(self, raw: Any) -> None:
-        if self.dialect is SQLITE:
-            if raw.in_transaction:
-                raw.rollback()
-            self._pool_of_this_process().put(raw)
-        else:
-            raw.close()  # PooledDB's close() returns the connection to the pool
-
-    def _sqlite_connect(self) -> sqlite3.Connection:
-        try:
-            raw = sqlite3.connect(
-                self.target.path,
-                timeout=self._read_timeout,
-                isolation_level=None,  # autocommit; transaction() issues BEGIN itself
-                detect_types=sqlite3.PARSE_DECLTYPES,
-                check_same_thread=False,  # pooled: one thread at a time, not always the same
-            )
-        except sqlite3.OperationalError as error:
-            self.breaker.failed(error)
-            raise StoreUnavailable(STORE, str(error)) from error
-        raw.execute("PRAGMA foreign_keys = ON")
-        raw.execute("PRAGMA journal_mode = WAL")
-        raw.execute("PRAGMA synchronous = NORMAL")
-        return raw
+        self._pool_of_this_process().give_back(raw)

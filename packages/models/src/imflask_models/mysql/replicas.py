@@ -28,7 +28,6 @@ from typing import TypeVar
 
 from imflask_models.errors import StoreUnavailable
 from imflask_models.mysql.database import SqlConnection, SqlDatabase
-from imflask_models.mysql.dialect import SQLITE
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ class ReadReplicas:
 
     def _measure(self, replica: SqlDatabase) -> _Lag:
         lag = self._lags[id(replica)]
-        if replica.dialect is SQLITE:  # a stand-in (the same file): never behind
+        if not replica.dialect.replicates:  # a stand-in (the same file): never behind
             lag.seconds, lag.checked_at = 0.0, time.monotonic()
             return lag
         try:
@@ -160,7 +159,7 @@ class ReadReplicas:
 
 
 def _has_applied(conn: SqlConnection, position: str) -> bool:
-    if conn.dialect is SQLITE:  # a stand-in replica is the primary's own file
+    if not conn.dialect.replicates:  # a stand-in replica is the primary's own file
         return True
     return conn.scalar(HAS_APPLIED, {"position": position}) == 0
 

@@ -47,7 +47,9 @@ def connect(
     none: the breaker, not the driver, decides when to try again. The clients
     redis-py makes for the sentinels themselves would retry 10 times with
     backoff (its default): they get no retries and the same timeouts, so a dead
-    sentinel costs one refused connection and the next one is asked.
+    sentinel costs one refused connection and the next one is asked. Sentinels
+    with a ``requirepass`` get ``target.sentinel_password``; the master and its
+    replicas get ``target.password``.
     """
     retry = retry if retry is not None else Retry(NoBackoff(), 0)
     timeouts = {"socket_connect_timeout": connect_timeout, "socket_timeout": read_timeout}
@@ -56,7 +58,11 @@ def connect(
         return redis.Redis.from_url(url, retry=retry, **timeouts, **options)
     sentinel = Sentinel(
         target.sentinels,
-        sentinel_kwargs={**timeouts, "retry": Retry(NoBackoff(), 0)},
+        sentinel_kwargs={
+            **timeouts,
+            "retry": Retry(NoBackoff(), 0),
+            "password": target.sentinel_password,
+        },
     )
     return sentinel.master_for(
         target.service,
