@@ -1,4 +1,4 @@
-"""Fixtures shared by every package's tests: real stores, an app, a client, isolation.
+"""Fixtures shared by every package's tests: real stores, a context, an app, isolation.
 
 By default the stores are local: a SQLite file, and the embedded MongoDB-wire
 server and Redis that development uses, started in a temporary folder. Set
@@ -9,13 +9,16 @@ answer fails the run, it is never skipped.
 Each run gets its own SQL database (or file), Mongo database and Redis key
 prefix, all removed at the end; each test starts from empty tables,
 collections and keys.
+
+``ctx`` is built by ``bootstrap``, as the app and the worker build theirs, with
+no Flask app; ``app`` and ``client`` are the testing app on that same context.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -25,12 +28,15 @@ import pymysql
 import pytest
 import redis
 
+from imflask_controllers.context import Context, bootstrap
 from imflask_core import embedded
+from imflask_core.config import Settings, load_settings
 from imflask_models.redis import jobs
 
-# The fault suite's fixtures (server processes on free ports, fault_app, serve) and the
-# topology suite's (one imflask-cluster per session: cluster, healthy_cluster).
-pytest_plugins = ["testkit.fixtures", "testkit.cluster"]
+# The fault suite's fixtures (server processes on free ports, fault_app, serve), the
+# topology suite's (one imflask-cluster per session: cluster, healthy_cluster), and the
+# check that the controllers', models' and worker's tests run without the web stack.
+pytest_plugins = ["testkit.fixtures", "testkit.cluster", "testkit.flask_free"]
 
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -110,27 +116,57 @@ def store_uris(
 
 
 @pytest.fixture(scope="session")
-def session_app(store_uris: StoreUris):
-    from imflask_app import create_app
-
-    app = create_app("testing", **store_uris.overrides())
-    ctx = app.extensions["imflask.context"]
-    ctx.stores.upgrade()
-    yield app
+def session_context(store_uris: StoreUris) -> Iterator[Context]:
+    """The run's context, built by ``bootstrap`` as the app and the worker build theirs
+    (no Flask app), with the schema and indexes applied."""
+    ctx = bootstrap(testing_settings(store_uris), migrate=True)
+    yield ctx
     ctx.close()
 
 
 @pytest.fixture
-def app(session_app):
-    """The testing app; every store is emptied after the test."""
-    yield session_app
-    empty_stores(session_app.extensions["imflask.context"])
+def ctx(session_context: Context) -> Iterator[Context]:
+    """The controllers' context on the run's real stores; every store is emptied after
+    the test."""
+    yield session_context
+    empty_stores(session_context)
 
 
 @pytest.fixture
-def ctx(app):
-    """The controllers' context of the testing app (real stores)."""
-    return app.extensions["imflask.context"]
+def make_context(ctx: Context, store_uris: StoreUris) -> Iterator[Callable[..., Context]]:
+    """``make_context(**overrides)``: another context on the same stores with some
+    settings changed (``jobs_inline=False``, say); closed (and the stores emptied,
+    through ``ctx``) after the test."""
+    made: list[Context] = []
+
+    def make(**overrides: object) -> Context:
+        new = bootstrap(testing_settings(store_uris, **overrides), migrate=False)
+        made.append(new)
+        return new
+
+    yield make
+    for new in made:
+        new.close()
+
+
+def testing_settings(store_uris: StoreUris, **overrides: object) -> Settings:
+    """The testing configuration on the run's stores, with ``overrides``."""
+    return load_settings("testing").replace(**{**store_uris.overrides(), **overrides})
+
+
+@pytest.fixture(scope="session")
+def session_app(session_context: Context):
+    """The testing app, on the run's context (built the first time a test needs it)."""
+    from imflask_app import create_app
+
+    return create_app(context=session_context)
+
+
+@pytest.fixture
+def app(session_app, ctx: Context):
+    """The testing app; every store is emptied after the test (through ``ctx``, which
+    is the app's context)."""
+    return session_app
 
 
 @pytest.fixture
@@ -143,6 +179,7 @@ def make_app(app, store_uris: StoreUris):
     """Build another testing app with some settings changed; closed (and the stores
     emptied, through ``app``) after the test."""
     from imflask_app import create_app
+    from imflask_app.factory import context_of
 
     made = []
 
@@ -153,14 +190,13 @@ def make_app(app, store_uris: StoreUris):
 
     yield make
     for made_app in made:
-        made_app.extensions["imflask.context"].close()
+        context_of(made_app).close()
 
 
 @pytest.fixture
 def job_queue(ctx):
-    """The run's RQ queue name, emptied with its registries after the test."""
-    yield ctx.settings.jobs_queue
-    jobs.drop_queue(ctx.stores.redis, ctx.settings.jobs_queue)
+    """The run's RQ queue name; emptied with its registries after the test (``ctx``)."""
+    return ctx.settings.jobs_queue
 
 
 def empty_stores(ctx) -> None:
@@ -189,10 +225,14 @@ def empty_stores(ctx) -> None:
             else:
                 conn.execute("PRAGMA foreign_keys = ON")
     db = stores.mongo.db
-    for name in db.list_collection_names():
-        if not name.startswith("system."):
-            db[name].delete_many({})
+    # Thousands of documents (a fan-out's notices) may take longer than the app's
+    # deadline to delete on a loaded machine: the cleanup has its own.
+    with pymongo.timeout(60):
+        for name in db.list_collection_names():
+            if not name.startswith("system."):
+                db[name].delete_many({})
     stores.redis.delete_all_keys()
+    jobs.drop_queue(stores.redis, ctx.settings.jobs_queue)  # an inline job that failed queues
 
 
 def _sql_database(tmp_path_factory: pytest.TempPathFactory):

@@ -50,11 +50,10 @@ def main() -> None:
     run_id = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix="imflask-fanout-"))
     os.environ.update(_environment(args.store, run_id, workdir))
-    from imflask_worker.context import worker_context
+    from imflask_controllers.context import bootstrap
 
-    ctx = worker_context()
+    ctx = bootstrap(migrate=True)
     try:
-        ctx.stores.upgrade()
         if args.empty_jobs:
             _time_empty_jobs(ctx, args.empty_jobs, args.workers)
         _time_fan_out(ctx, args.followers, args.articles, args.workers)
@@ -78,13 +77,12 @@ def _environment(store: str, run_id: str, workdir: Path) -> dict[str, str]:
 
 def _time_empty_jobs(ctx, count: int, workers: int) -> None:
     """Jobs whose work is one indexed Mongo delete of nothing: the per-job overhead."""
-    from imflask_controllers import effects
-    from imflask_models.redis import jobs
+    from imflask_controllers import articles, background
 
     for _ in range(count):
-        jobs.enqueue(
-            ctx.stores.redis, ctx.settings.jobs_queue, effects.DELETE_COMMENTS_JOB,
-            retry_intervals=(), request_id="bench", article_id=0,
+        background.enqueue(
+            ctx, articles.delete_comments_of_article, retry_intervals=(), request_id="bench",
+            article_id=0,
         )  # fmt: skip
     wall, busy, done = _run_workers(ctx, workers)
     print(

@@ -76,6 +76,7 @@ def main() -> None:
 def run(options: argparse.Namespace) -> None:
 
     from imflask_app import create_app
+    from imflask_app.factory import context_of
     from imflask_controllers import seeding, tokens
     from imflask_models.mysql import articles as articles_table
     from imflask_models.mysql import tags as tags_table
@@ -83,7 +84,7 @@ def run(options: argparse.Namespace) -> None:
 
     count_list_lookups()
     app = create_app("development", cache_ttl=300, log_level="WARNING", auto_migrate=True)
-    ctx = app.extensions["imflask.context"]
+    ctx = context_of(app)
     ctx.stores.upgrade()
     ctx.stores.redis.delete_all_keys()
     plan = seeding.SeedPlan(users=options.users, articles=options.articles, seed=options.seed)

@@ -350,10 +350,9 @@ def seed(env: dict[str, str], args) -> dict:
     """Seed in a child process (the code behind `flask db seed`); return the names to use."""
     code = f"""
 import json, random, time
-from imflask_app import create_app
 from imflask_controllers import seeding, tokens
-app = create_app()
-ctx = app.extensions["imflask.context"]
+from imflask_controllers.context import bootstrap
+ctx = bootstrap()  # as the app starts its stores, without the app
 started = time.perf_counter()
 report = seeding.seed(ctx, seeding.SeedPlan(users={args.users}, articles={args.articles}))
 took = time.perf_counter() - started

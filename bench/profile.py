@@ -44,12 +44,13 @@ def main() -> None:
         FLASK_RATE_LIMIT_WRITES="100000000/60",
     )
     from imflask_app import create_app
+    from imflask_app.factory import context_of
     from imflask_controllers import seeding
     from imflask_controllers import users as accounts
 
     try:
         app = create_app()
-        ctx = app.extensions["imflask.context"]
+        ctx = context_of(app)
         seeding.seed(ctx, seeding.SeedPlan(users=args.users, articles=args.articles))
         headers = {}
         with ctx.stores.sql.connection() as conn:

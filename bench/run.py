@@ -116,11 +116,10 @@ def _seed(env: dict[str, str], users: int, articles: int) -> dict:
     """Seed in a child process (the same code path as `flask db seed`), return fixtures."""
     code = f"""
 import json, time
-from imflask_app import create_app
 from imflask_controllers import seeding, users as accounts
 from imflask_models.mysql import articles, users
-app = create_app()
-ctx = app.extensions["imflask.context"]
+from imflask_controllers.context import bootstrap
+ctx = bootstrap()  # as the app starts its stores, without the app
 started = time.perf_counter()
 report = seeding.seed(ctx, seeding.SeedPlan(users={users}, articles={articles}))
 took = time.perf_counter() - started

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from imflask_core.config import SentinelTarget
 from testkit.sentinel import SentinelSet
@@ -77,9 +77,10 @@ def fault_app(request: pytest.FixtureRequest) -> Callable[..., object]:
     servers are killed.
     """
     from imflask_app import create_app
+    from imflask_app.factory import context_of
 
-    def make(**overrides: object):
-        settings: dict[str, object] = {
+    def make(**overrides: Any):
+        settings: dict[str, Any] = {  # create_app's keyword arguments
             **FAULT_DEFAULTS,
             "mongo_db_name": MONGO_DB_NAME,
             "redis_key_prefix": REDIS_KEY_PREFIX,
@@ -100,7 +101,7 @@ def fault_app(request: pytest.FixtureRequest) -> Callable[..., object]:
             settings["redis_url"] = redis.url
             used.append(redis)
         app = create_app("testing", **settings)
-        ctx = app.extensions["imflask.context"]
+        ctx = context_of(app)
 
         def close() -> None:
             # A server the test left paused would make closing wait on it.
@@ -121,7 +122,11 @@ def fault_app(request: pytest.FixtureRequest) -> Callable[..., object]:
 def worker_environment(app) -> dict[str, str]:
     """The app's stores as ``FLASK_*`` variables, for an ``imflask-worker`` or CLI child
     process (start it with :class:`testkit.servers.Program` so it is ended too)."""
-    settings = app.extensions["imflask.context"].settings
+    from imflask_app.factory import context_of
+
+    settings = context_of(app).settings
+    assert settings.mongo_uri is not None  # resolved when the app was made
+    assert settings.redis_url is not None
     return {
         **os.environ,
         "FLASK_CONFIG": "testing",
@@ -154,20 +159,22 @@ def _redis_environment(url: str) -> dict[str, str]:
     }
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per request (a load run would flood the captured output)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[object], str]]:
     """``serve(app) -> base_url``: the WSGI app in a threaded HTTP server on 127.0.0.1."""
+    # Imported here: the suites that run without the web stack load this plugin too.
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        """No access log line per request (a load run would flood the captured output)."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
     running: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     def start(app) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from imflask_app.factory import context_of
+from imflask_controllers.jobs import WORKER_ENTRY_POINT
+
 
 @pytest.fixture
 def followed(client, sign_up, publish):
@@ -113,9 +116,10 @@ def test_a_queued_job_carries_the_request_id(make_app, job_queue):
         json={"article": {"title": "t", "description": "d", "body": "b"}},
     )
 
-    store = app.extensions["imflask.context"].stores.redis
+    store = context_of(app).stores.redis
     (job,) = Queue(job_queue, connection=store.queue_client).jobs
-    assert job.func_name == "imflask_worker.jobs.notify_followers"
+    assert job.func_name == WORKER_ENTRY_POINT
+    assert job.kwargs["name"] == "notify_followers"
     assert job.meta["request_id"] == "req-42"
     assert job.retries_left == len(app.extensions["imflask.settings"].job_retry_intervals)
     assert jobs.status(store, job_queue).queued == 1

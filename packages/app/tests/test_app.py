@@ -9,6 +9,7 @@ import time
 import pytest
 
 from imflask_app import create_app
+from imflask_app.factory import context_of
 from imflask_core import embedded
 from imflask_core.errors import ConfigError
 
@@ -84,7 +85,7 @@ def test_a_fresh_development_app_creates_its_schema(tmp_path, store_uris):
     )
 
     assert response.status_code == 201
-    app.extensions["imflask.context"].close()
+    context_of(app).close()
 
 
 def _free_port() -> int:
@@ -167,7 +168,7 @@ def test_lists_read_from_a_replica_when_one_is_configured(make_app, store_uris, 
         json={"article": {"title": "t", "description": "d", "body": "b"}},
     )
     app = make_app(mysql_replica_uri=store_uris.mysql_uri)  # the same data stands in for one
-    stores = app.extensions["imflask.context"].stores
+    stores = context_of(app).stores
 
     listed = app.test_client().get("/api/articles")
     ready = app.test_client().get("/readyz")

@@ -56,9 +56,10 @@ for name in ("imflask_models", "imflask_controllers", "imflask_worker"):
     for module in pkgutil.walk_packages(package.__path__, name + "."):
         importlib.import_module(module.name)
 from imflask_worker.context import process_context
-from imflask_worker.jobs import check_stores, notify_followers
+from imflask_worker.jobs import check_stores
+from imflask_worker.run import run_job
 report = check_stores(process_context())
-report["job"] = notify_followers(article_id=1)  # a real job, through the controllers
+report["job"] = run_job("notify_followers", {"article_id": 1})  # a real job, as RQ runs it
 process_context().close()
 web = {"flask", "werkzeug", "imflask_api", "imflask_app"}
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in web)

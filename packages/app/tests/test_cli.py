@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from imflask_app.factory import context_of
+
 
 def count(ctx, table: str) -> int:
     with ctx.stores.sql.connection() as conn:
@@ -41,7 +43,7 @@ def test_the_same_seed_twice_adds_nothing_and_gives_the_same_data(app, ctx):
 
 def test_seeded_users_can_log_in(app):
     app.test_cli_runner().invoke(args=["db", "seed", "--users", "2", "--articles", "1"])
-    ctx = app.extensions["imflask.context"]
+    ctx = context_of(app)
     with ctx.stores.sql.connection() as conn:
         email = conn.scalar("SELECT email FROM users ORDER BY id LIMIT 1")
 
@@ -101,12 +103,11 @@ def test_jobs_status_failed_and_requeue_report_the_queue(app, ctx, job_queue):
     from rq import Queue
     from rq.registry import FailedJobRegistry
 
-    from imflask_models.redis import jobs
+    from imflask_controllers import background, notifications
 
-    job_id = jobs.enqueue(
-        ctx.stores.redis, job_queue, "imflask_worker.jobs.notify_followers",
-        retry_intervals=(), request_id=None, article_id=1,
-    )  # fmt: skip
+    job_id = background.enqueue(
+        ctx, notifications.notify_followers, retry_intervals=(), article_id=1
+    )
     queue = Queue(job_queue, connection=ctx.stores.redis.queue_client)
     job = queue.fetch_job(job_id)
     queue.remove(job)
@@ -141,7 +142,7 @@ def test_jobs_relay_queues_outbox_jobs_the_queue_lost(make_app, job_queue, monke
         headers={"Authorization": f"Token {token}"},
         json={"article": {"title": "t", "description": "d", "body": "b"}},
     )
-    ctx = app.extensions["imflask.context"]
+    ctx = context_of(app)
     jobs.drop_queue(ctx.stores.redis, job_queue)
     runner = app.test_cli_runner()
     assert "outbox     1 not done yet" in runner.invoke(args=["jobs", "status"]).output

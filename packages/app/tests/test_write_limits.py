@@ -1,8 +1,10 @@
 """Every write, through the API or a page's form, counts against the writer's limit.
 
 The limit is the use cases' (``limits.write_limited``), not the views': these tests
-walk the app's URL map, so a new write route without a case here fails, and a case
-whose use case forgot the limit answers something other than 429.
+walk the app's URL map, so every write route is tried, and one whose use case forgot the
+limit answers something other than 429. An API write without a request body (in the
+OpenAPI document) is tried on its own, with the world's values in its path; a write
+with a body, or a page's form, needs its case here, or the first test fails.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from imflask_api.docs import openapi_document
 from imflask_controllers import articles, comments, limits, users
 from imflask_controllers.errors import RateLimited
 from imflask_core.config import RateLimit
@@ -21,6 +24,9 @@ WRITE_METHODS = {"POST", "PUT", "DELETE"}
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 API_PREFIXES = ("/api/v1", "/api")
+FLASK_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+# The world's value for each path variable of a write without a body.
+PATH_VALUES = {"slug": "slug", "comment_id": "comment_id", "username": "other"}
 
 # Writes that are not a signed-in user's: logins and registrations have their own limit
 # (per client address and account, see test_rate_limits_api.py and test_auth_is_limited_...
@@ -50,25 +56,16 @@ class World:
 
 
 # (method, rule without the API prefix) -> (path, JSON body or form)
-def api_writes(w: World) -> dict[tuple[str, str], tuple[str, dict | None]]:
+def api_writes_with_a_body(w: World) -> dict[tuple[str, str], tuple[str, dict | None]]:
     article = {"article": {"title": "New", "description": "d", "body": "b"}}
     return {
         ("PUT", "/user"): ("/user", {"user": {"bio": "changed"}}),
         ("POST", "/articles"): ("/articles", article),
         ("PUT", "/articles/<slug>"): (f"/articles/{w.slug}", {"article": {"body": "b2"}}),
-        ("DELETE", "/articles/<slug>"): (f"/articles/{w.slug}", None),
-        ("POST", "/articles/<slug>/favorite"): (f"/articles/{w.slug}/favorite", None),
-        ("DELETE", "/articles/<slug>/favorite"): (f"/articles/{w.slug}/favorite", None),
         ("POST", "/articles/<slug>/comments"): (
             f"/articles/{w.slug}/comments",
             {"comment": {"body": "hi"}},
         ),
-        ("DELETE", "/articles/<slug>/comments/<comment_id>"): (
-            f"/articles/{w.slug}/comments/{w.comment_id}",
-            None,
-        ),
-        ("POST", "/profiles/<username>/follow"): (f"/profiles/{w.other}/follow", None),
-        ("DELETE", "/profiles/<username>/follow"): (f"/profiles/{w.other}/follow", None),
         ("POST", "/notifications/read"): ("/notifications/read", {}),
     }
 
@@ -95,6 +92,19 @@ def page_writes(w: World) -> dict[tuple[str, str], tuple[str, dict]]:
         ("POST", "/profile/<username>/follow"): (f"/profile/{w.other}/follow", {}),
         ("POST", "/profile/<username>/unfollow"): (f"/profile/{w.other}/unfollow", {}),
     }
+
+
+def api_writes(app, w: World) -> dict[tuple[str, str], tuple[str, dict | None]]:
+    """Every API write of a user: those the document gives no request body, with the
+    world's values in their path, and the cases above."""
+    paths = openapi_document(app)["paths"]
+    found = {}
+    for method, rule in served_writes(app) - NOT_WRITES_OF_A_USER:
+        operation = paths.get(FLASK_VARIABLE.sub(r"{\1}", rule), {}).get(method.lower())
+        if operation is not None and "requestBody" not in operation:
+            path = FLASK_VARIABLE.sub(lambda m: str(getattr(w, PATH_VALUES[m[1]])), rule)
+            found[(method, rule)] = (path, None)
+    return {**found, **api_writes_with_a_body(w)}
 
 
 def served_writes(app) -> set[tuple[str, str]]:
@@ -157,16 +167,16 @@ ANYONE = World(1, "u", "u@example.com", "t", "s", 1, "o")  # for the tables' key
 
 
 def test_every_write_route_has_a_case_here(app):
-    covered = set(api_writes(ANYONE)) | set(page_writes(ANYONE)) | NOT_WRITES_OF_A_USER
+    covered = set(api_writes(app, ANYONE)) | set(page_writes(ANYONE)) | NOT_WRITES_OF_A_USER
 
     assert served_writes(app) == covered
 
 
 @pytest.mark.parametrize("prefix", API_PREFIXES)
 def test_every_api_write_over_the_limit_is_429_with_retry_after(ctx, app, strict, prefix):
-    for n, route in enumerate(api_writes(ANYONE)):
+    for n, route in enumerate(api_writes(app, ANYONE)):
         world = make_world(ctx, f"api{n}")
-        path, body = api_writes(world)[route]
+        path, body = api_writes(app, world)[route]
         headers = {"Authorization": f"Token {world.token}"}
         spend_write_limit(strict, world.user_id)
 

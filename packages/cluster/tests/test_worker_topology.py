@@ -31,7 +31,7 @@ from rq.worker import Worker
 
 from imflask_cluster import Cluster
 from imflask_controllers.context import Context
-from imflask_controllers.effects import NOTIFY_FOLLOWER_BATCH_JOB
+from imflask_controllers.jobs import WORKER_ENTRY_POINT
 from imflask_controllers.notifications import FAN_OUT_BATCH
 from imflask_core.config import load_settings
 from imflask_models.mongo import notifications as inbox
@@ -137,8 +137,9 @@ def batch_just_started(cluster: Cluster, ctx: Context, article_id: int, timeout:
         one_done = one_done or bool(batches - set(started))
         new = [i for i in started if i not in batches and i not in others]
         for job_id, job in zip(new, Job.fetch_many(new, connection=queue.connection), strict=True):
-            if (job is None or job.func_name != NOTIFY_FOLLOWER_BATCH_JOB
-                    or job.kwargs["article_id"] != article_id):  # fmt: skip
+            if (job is None or job.func_name != WORKER_ENTRY_POINT
+                    or job.kwargs["name"] != "notify_follower_batch"
+                    or job.kwargs["kwargs"]["article_id"] != article_id):  # fmt: skip
                 others.add(job_id)
                 continue
             if job.get_status(refresh=False) != JobStatus.STARTED:
@@ -146,7 +147,7 @@ def batch_just_started(cluster: Cluster, ctx: Context, article_id: int, timeout:
             batches.add(job_id)
             if one_done:
                 worker = names[job.worker_name or ""]
-                ids = job.kwargs["follower_ids"]
+                ids = job.kwargs["kwargs"]["follower_ids"]
                 return CutJob(job_id, worker, job.worker_name or "", ids, names)
         if one_done and len(batches) >= FOLLOWERS // FAN_OUT_BATCH:
             pytest.fail(f"every batch had started before one was caught: {sorted(batches)}")

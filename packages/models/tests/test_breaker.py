@@ -165,11 +165,11 @@ def test_an_unreachable_redis_is_tried_once_then_skipped_at_once():
 
 
 def test_a_value_cached_before_a_skipped_invalidation_is_never_served_again(
-    ctx, make_app, monkeypatch
+    ctx, make_context, monkeypatch
 ):
     # Two instances on one Redis: "a" skips an invalidation while its breaker is open,
     # "b" never saw a failure. Once a's probe has run, b refuses the old value too.
-    a, b = ctx.stores.redis, make_app().extensions["imflask.context"].stores.redis
+    a, b = ctx.stores.redis, make_context().stores.redis
     monkeypatch.setattr(a.breaker, "retry_every", 0.05)
     assert cache.cached(b, cache.ARTICLE, "s", lambda: "old", ttl=60) == "old"
 

@@ -269,10 +269,11 @@ def test_a_multi_word_table_with_defaults_builds_alike(
 
 def test_the_migration_ids_are_the_ones_databases_already_recorded(tmp_path):
     """yoyo keys an applied migration by its id (the file name): a renamed one would run
-    again on every database that has it."""
+    again on every database that has it. New migrations come after these."""
     uri = f"sqlite:///{tmp_path / 'ids.sqlite3'}"
+    recorded = ["0001.users", "0002.conduit", "0003.outbox"]
 
-    assert migrate.status(uri).pending == ["0001.users", "0002.conduit", "0003.outbox"]
+    assert migrate.status(uri).pending[: len(recorded)] == recorded
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from imflask_controllers import articles, effects, notifications, users
+from imflask_controllers import articles, background, notifications
+from imflask_controllers.jobs import WORKER_ENTRY_POINT
+from imflask_core.observability import request_id_var
 from imflask_models.mongo import notifications as inbox
 from imflask_models.redis import jobs
-
-
-def make_user(ctx, name):
-    registered = users.register_user(
-        ctx, username=name, email=f"{name}@conduit.test", password="password1", client_ip="test"
-    )
-    return users.authenticate(ctx, registered.token).user
-
-
-@pytest.fixture
-def author_with_fans(ctx):
-    from imflask_controllers import profiles
-
-    author = make_user(ctx, "author")
-    fans = [make_user(ctx, f"fan{i}") for i in range(5)]
-    for fan in fans:
-        profiles.follow_user(ctx, username="author", follower=fan)
-    return author, fans
 
 
 def notices(ctx) -> int:
@@ -69,7 +51,7 @@ def article_id_of(ctx, slug: str) -> int:
 
 
 def test_two_thousand_followers_are_notified_once_in_separate_batch_jobs(
-    make_app, run_worker, job_queue, ctx
+    make_context, run_worker, job_queue, ctx
 ):
     # given an author with 2,000 followers, and an article published with its jobs queued
     from imflask_controllers import seeding
@@ -81,7 +63,7 @@ def test_two_thousand_followers_are_notified_once_in_separate_batch_jobs(
     with ctx.stores.sql.transaction() as conn:
         ids = [row["id"] for row in conn.all("SELECT id FROM users ORDER BY id")]
         follows.follow_many(conn, [(fan, ids[0]) for fan in ids[1:]])
-    queued = make_app(jobs_inline=False).extensions["imflask.context"]
+    queued = make_context(jobs_inline=False)
     with ctx.stores.sql.connection() as conn:
         from imflask_models.mysql import users as users_table
 
@@ -96,14 +78,14 @@ def test_two_thousand_followers_are_notified_once_in_separate_batch_jobs(
     batch_jobs = [
         job
         for job in jobs.queue(ctx.stores.redis, job_queue).get_jobs()
-        if job.func_name == effects.NOTIFY_FOLLOWER_BATCH_JOB
+        if job.func_name == WORKER_ENTRY_POINT and job.kwargs["name"] == "notify_follower_batch"
     ]
     assert batches == 4
-    assert sorted(len(job.kwargs["follower_ids"]) for job in batch_jobs) == [500] * 4
+    assert sorted(len(job.kwargs["kwargs"]["follower_ids"]) for job in batch_jobs) == [500] * 4
     # ...one batch is queued a second time (a retry, a relay sending twice)
-    jobs.enqueue(
-        ctx.stores.redis, job_queue, effects.NOTIFY_FOLLOWER_BATCH_JOB,
-        retry_intervals=(), request_id="twice", **batch_jobs[0].kwargs,
+    background.enqueue(
+        ctx, notifications.notify_follower_batch, retry_intervals=(), request_id="twice",
+        **batch_jobs[0].kwargs["kwargs"],
     )  # fmt: skip
     worker = run_worker()
 
@@ -117,25 +99,18 @@ def test_two_thousand_followers_are_notified_once_in_separate_batch_jobs(
     assert jobs.status(ctx.stores.redis, job_queue).failed == 0
 
 
-def test_a_real_worker_delivers_the_notifications(make_app, run_worker, job_queue, ctx):
-    app = make_app(jobs_inline=False)
-    client = app.test_client()
-
-    def sign_up(name):
-        return client.post(
-            "/api/users",
-            json={"user": {"username": name, "email": f"{name}@x.io", "password": "password1"}},
-        ).get_json()["user"]["token"]
-
-    author, fans = sign_up("author"), [sign_up(f"fan{i}") for i in range(3)]
-    for fan in fans:
-        client.post("/api/profiles/author/follow", headers={"Authorization": f"Token {fan}"})
-    published = client.post(
-        "/api/articles",
-        headers={"Authorization": f"Token {author}", "X-Request-ID": "publish-1"},
-        json={"article": {"title": "News", "description": "d", "body": "b"}},
-    )
-    assert published.status_code == 201
+def test_a_real_worker_delivers_the_notifications(
+    make_context, run_worker, job_queue, ctx, author_with_fans
+):
+    author, fans = author_with_fans
+    queued = make_context(jobs_inline=False)
+    token = request_id_var.set("publish-1")  # as the request that publishes sets it
+    try:
+        articles.create_article(
+            queued, author=author, title="News", description="d", body="b", tags=[]
+        )
+    finally:
+        request_id_var.reset(token)
     assert notices(ctx) == 0  # queued, not done
 
     worker = run_worker()
@@ -145,21 +120,18 @@ def test_a_real_worker_delivers_the_notifications(make_app, run_worker, job_queu
     while notices(ctx) < len(fans) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert notices(ctx) == len(fans)
-    inbox_of_fan = client.get(
-        "/api/v1/notifications", headers={"Authorization": f"Token {fans[0]}"}
-    )
-    assert inbox_of_fan.get_json()["unreadCount"] == 1
+    assert notifications.inbox_of(ctx, user=fans[0]).unread == 1
     assert "publish-1" in worker.stderr  # the request id reached the job's log lines
     assert jobs.status(ctx.stores.redis, job_queue).failed == 0
 
 
 def test_a_worker_given_a_metrics_folder_that_does_not_exist_yet_makes_it_and_runs_its_jobs(
-    make_app, ctx, author_with_fans, run_worker, job_queue, tmp_path
+    make_context, ctx, author_with_fans, run_worker, job_queue, tmp_path
 ):
     # given an article whose fan-out is queued, and a PROMETHEUS_MULTIPROC_DIR not yet made
     # (imflask-cluster's workers: every job and every relay pass failed on the first count)
     author, fans = author_with_fans
-    queued = make_app(jobs_inline=False).extensions["imflask.context"]
+    queued = make_context(jobs_inline=False)
     articles.create_article(queued, author=author, title="t", description="d", body="b", tags=[])
     folder = tmp_path / "metrics" / "worker1"
 
@@ -183,10 +155,9 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
         article_id = articles_table.insert_article(
             conn, slug="s", title="t", description="d", body="b", author_id=author.id
         ).id
-    jobs.enqueue(
-        ctx.stores.redis,
-        job_queue,
-        effects.NOTIFY_FOLLOWERS_JOB,
+    background.enqueue(
+        ctx,
+        notifications.notify_followers,
         retry_intervals=(0, 0),
         request_id="retry-me",
         article_id=article_id,

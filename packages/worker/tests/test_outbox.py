@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imflask_controllers import background
+from imflask_controllers import articles, background, profiles, users
 from imflask_core.errors import TransactionConflict
 from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import tags as tags_table
@@ -13,29 +13,30 @@ from imflask_models.redis import jobs
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
 
-def sign_up(client, name):
-    response = client.post(
-        "/api/users",
-        json={"user": {"username": name, "email": f"{name}@x.io", "password": "password1"}},
-    )
-    return {"Authorization": f"Token {response.get_json()['user']['token']}"}
+def sign_up(ctx, name):
+    token = users.register_user(
+        ctx, username=name, email=f"{name}@x.io", password="password1", client_ip="test"
+    ).token
+    return users.authenticate(ctx, token).user
 
 
-def publish(client, headers, title):
-    return client.post(
-        "/api/articles",
-        headers=headers,
-        json={"article": {"title": title, "description": "d", "body": "b", "tagList": ["t"]}},
+def publish(ctx, author, title):
+    return articles.create_article(
+        ctx, author=author, title=title, description="d", body="b", tags=["t"]
     )
+
+
+def with_fans(ctx, count):
+    author = sign_up(ctx, "author")
+    for i in range(count):
+        profiles.follow_user(ctx, username="author", follower=sign_up(ctx, f"fan{i}"))
+    return author
 
 
 @pytest.fixture
-def author_and_fans(make_app, job_queue):
-    client = make_app(jobs_inline=False).test_client()
-    author = sign_up(client, "author")
-    for i in range(4):
-        client.post("/api/profiles/author/follow", headers=sign_up(client, f"fan{i}"))
-    return client, author
+def author_and_fans(make_context, job_queue):
+    queued = make_context(jobs_inline=False)
+    return queued, with_fans(queued, 4)
 
 
 def notices(ctx) -> int:
@@ -43,9 +44,9 @@ def notices(ctx) -> int:
 
 
 def test_jobs_the_queue_lost_are_relayed_and_run(ctx, author_and_fans, run_worker, job_queue):
-    client, author = author_and_fans
+    queued, author = author_and_fans
     for i in range(3):
-        assert publish(client, author, f"news {i}").status_code == 201
+        assert publish(queued, author, f"news {i}").slug == f"news-{i}"
     assert jobs.status(ctx.stores.redis, job_queue).queued == 3
     jobs.drop_queue(ctx.stores.redis, job_queue)  # Redis lost its data
 
@@ -57,19 +58,17 @@ def test_jobs_the_queue_lost_are_relayed_and_run(ctx, author_and_fans, run_worke
     assert background.pending_count(ctx) == 0
 
 
-def test_a_publish_while_the_queue_is_down_answers_201_and_is_delivered_later(
-    ctx, make_app, run_worker, job_queue
+def test_a_publish_while_the_queue_is_down_succeeds_and_is_delivered_later(
+    ctx, make_context, run_worker, job_queue
 ):
-    app = make_app(jobs_inline=False, store_connect_timeout=0.3)
-    client = app.test_client()
-    author = sign_up(client, "author")
-    client.post("/api/profiles/author/follow", headers=sign_up(client, "fan"))
-    app.extensions["imflask.context"].stores.redis.url = CLOSED_REDIS  # the queue goes away
-    app.extensions["imflask.context"].stores.redis.forget_client()
+    queued = make_context(jobs_inline=False, store_connect_timeout=0.3)
+    author = with_fans(queued, 1)
+    queued.stores.redis.url = CLOSED_REDIS  # the queue goes away
+    queued.stores.redis.forget_client()
 
-    published = publish(client, author, "while down")
+    published = publish(queued, author, "while down")
 
-    assert published.status_code == 201
+    assert published.slug == "while-down"
     assert background.pending_count(ctx) == 1
     assert run_worker().returncode == 0
     assert notices(ctx) == 1
@@ -77,8 +76,8 @@ def test_a_publish_while_the_queue_is_down_answers_201_and_is_delivered_later(
 
 
 def test_a_job_done_is_not_relayed_again(ctx, author_and_fans, run_worker, job_queue):
-    client, author = author_and_fans
-    publish(client, author, "once")
+    queued, author = author_and_fans
+    publish(queued, author, "once")
     assert run_worker().returncode == 0
     assert notices(ctx) == 4
     jobs.drop_queue(ctx.stores.redis, job_queue)  # finished jobs forgotten by Redis
@@ -88,26 +87,29 @@ def test_a_job_done_is_not_relayed_again(ctx, author_and_fans, run_worker, job_q
 
 
 def test_a_write_that_fails_records_no_job(ctx, author_and_fans, monkeypatch):
-    client, author = author_and_fans
+    queued, author = author_and_fans
 
     def conflicted(conn, article_id, tag_ids):
         raise TransactionConflict("deadlock")
 
     monkeypatch.setattr(tags_table, "add_article_tags", conflicted)
 
-    assert publish(client, author, "never").status_code == 503
+    with pytest.raises(TransactionConflict):  # the API answers it 503
+        publish(queued, author, "never")
     assert background.pending_count(ctx) == 0
 
 
-def test_an_inline_job_that_fails_after_the_commit_does_not_fail_the_write(ctx, make_app):
-    app = make_app(mongo_uri="mongodb://127.0.0.1:1/?directConnection=true",
-                   store_connect_timeout=0.3)  # fmt: skip
-    client = app.test_client()
-    author = sign_up(client, "author")
-    client.post("/api/profiles/author/follow", headers=sign_up(client, "fan"))
+def test_an_inline_job_that_fails_after_the_commit_does_not_fail_the_write_and_is_queued(
+    ctx, make_context, job_queue
+):
+    inline = make_context(
+        mongo_uri="mongodb://127.0.0.1:1/?directConnection=true", store_connect_timeout=0.3
+    )
+    author = with_fans(inline, 1)
 
-    published = publish(client, author, "inline")
+    published = publish(inline, author, "inline")
 
-    assert published.status_code == 201
-    assert published.get_json()["article"]["slug"] == "inline"
-    assert background.pending_count(ctx) == 1  # for the relay, once MongoDB is back
+    assert published.slug == "inline"
+    assert background.pending_count(ctx) == 1  # the batch, for the queue's retries
+    (retried,) = jobs.queue(ctx.stores.redis, job_queue).get_jobs()
+    assert retried.kwargs["name"] == "notify_follower_batch"

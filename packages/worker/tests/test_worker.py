@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import redis
 from rq import Queue
+from rq.job import Job
 
+from imflask_controllers import articles, background
 from imflask_core.config import load_settings
 from imflask_worker.worker import JobWorker
 
@@ -51,7 +53,12 @@ def test_a_job_stuck_between_the_queue_and_a_worker_runs_again_after_abandoned_a
 
     connection = ctx.stores.redis.queue_client
     queue = Queue(job_queue, connection=connection)
-    job = queue.enqueue("imflask_worker.jobs.check_stores", retry=None)
+    job = Job.fetch(
+        background.enqueue(
+            ctx, articles.delete_comments_of_article, retry_intervals=(), article_id=0
+        ),
+        connection=connection,
+    )
     connection.lmove(queue.key, queue.intermediate_queue_key)  # taken, never started
     stuck = queue.intermediate_queue
     seen = (now() - timedelta(seconds=25)).timestamp()

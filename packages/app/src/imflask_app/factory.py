@@ -4,12 +4,13 @@ Building the app is cheap; starting its stores is not (development starts the
 embedded daemons and applies migrations). ``create_app`` starts them at once for
 a server or a test, but under the ``flask`` command only for ``flask run``: the
 other commands start them when they need them (``context_of``), so ``flask
---help``, ``flask routes`` or ``flask embedded status`` start nothing.
+--help``, ``flask routes`` or ``flask embedded status`` start nothing. Starting
+them is ``bootstrap``'s (``imflask_controllers.context``), as in the worker and
+the tests; ``context_of`` is the one way to reach the app's context.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from flask import Flask
@@ -23,31 +24,35 @@ from imflask_app.cli import (
     starts_stores_on_load,
 )
 from imflask_app.web import register_web
-from imflask_controllers.context import Context
+from imflask_controllers.context import Context, bootstrap
 from imflask_core.config import load_settings
-from imflask_core.embedded import with_embedded_stores
 from imflask_core.errors import ConfigError
 from imflask_core.factory import SETTINGS_KEY, create_flask_app, settings_of
-
-log = logging.getLogger("imflask")
 
 _starting = threading.Lock()
 
 
-def create_app(config_name: str | None = None, **overrides: object) -> Flask:
+def create_app(
+    config_name: str | None = None, *, context: Context | None = None, **overrides: object
+) -> Flask:
     """Build the app for ``config_name`` (else ``FLASK_CONFIG``, else development).
 
-    ``overrides`` replace settings by name, e.g. ``create_app("testing", mysql_uri=...)``.
+    ``overrides`` replace settings by name, e.g. ``create_app("testing", mysql_uri=...)``;
+    or ``context`` (from ``bootstrap``) is the app's, with its settings and stores.
     """
+    if context is not None and (config_name is not None or overrides):
+        raise TypeError("create_app takes a context or settings, not both")
     try:
-        settings = load_settings(config_name).replace(**overrides)
+        settings = context.settings if context else load_settings(config_name).replace(**overrides)
         app = create_flask_app(
             __name__, settings, lambda: context_of(app).stores.readiness_checks()
         )
         register_api(app)
         register_web(app)
         register_commands(app)
-        if starts_stores_on_load():
+        if context is not None:
+            app.extensions[CONTEXT_KEY] = context
+        elif starts_stores_on_load():
             start_stores(app)
         else:
             register_start_on_first_request(app)
@@ -64,18 +69,12 @@ def context_of(app: Flask) -> Context:
 
 
 def start_stores(app: Flask, *, migrate: bool | None = None) -> Context:
-    """Name every store (starting the embedded ones), build the context and, when
-    ``migrate`` (by default ``FLASK_AUTO_MIGRATE``), apply the pending migrations. Once."""
+    """``bootstrap`` the app's context from its settings (``migrate``: see there). Once."""
     with _starting:
         if CONTEXT_KEY in app.extensions:
             return app.extensions[CONTEXT_KEY]
-        settings = with_embedded_stores(settings_of(app))
-        ctx = Context.create(settings)
-        if migrate is None:
-            migrate = settings.auto_migrate
-        if migrate:
-            upgrade_schema(ctx)
-        app.extensions[SETTINGS_KEY] = settings
+        ctx = bootstrap(settings_of(app), migrate=migrate)
+        app.extensions[SETTINGS_KEY] = ctx.settings  # the embedded stores' URIs filled in
         app.extensions[CONTEXT_KEY] = ctx
         return ctx
 
@@ -87,9 +86,3 @@ def register_start_on_first_request(app: Flask) -> None:
     def start_stores_first() -> None:
         if CONTEXT_KEY not in app.extensions:
             start_stores(app)
-
-
-def upgrade_schema(ctx: Context) -> None:
-    done = ctx.stores.upgrade()
-    if done["sql_migrations"]:
-        log.info("applied migrations: %s", ", ".join(done["sql_migrations"]))

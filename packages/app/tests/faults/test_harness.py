@@ -11,6 +11,7 @@ import pymysql
 import pytest
 import redis
 
+from imflask_app.factory import context_of
 from testkit import servers
 from testkit.fixtures import worker_environment
 from testkit.load import Outcome, by_status, http, p99, run_load, slowest, summary
@@ -177,8 +178,8 @@ def test_fault_app_starts_only_the_servers_it_needs(fault_app, monkeypatch, tmp_
 
     app = fault_app(mysql_uri=sqlite_uri, store_read_timeout=0.8)
 
-    assert app.extensions["imflask.context"].settings.store_read_timeout == 0.8
-    assert app.extensions["imflask.context"].settings.store_connect_timeout == 0.5
+    assert context_of(app).settings.store_read_timeout == 0.8
+    assert context_of(app).settings.store_connect_timeout == 0.5
     with app.test_client() as client:
         assert client.get("/readyz").status_code == 200
     env = worker_environment(app)

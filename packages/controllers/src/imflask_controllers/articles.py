@@ -11,6 +11,7 @@ from typing import Any, NotRequired, TypedDict, TypeVar
 from imflask_controllers import caches, effects, limits, lists, profiles, reads, slugs
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Forbidden, NotFound
+from imflask_controllers.jobs import register_job
 from imflask_controllers.profiles import Profile, PublicProfile
 from imflask_controllers.users import User, user_of
 from imflask_models.errors import DuplicateKey
@@ -288,6 +289,7 @@ def delete_article(ctx: Context, *, slug: str, user: User) -> None:
     effects.article_deleted(ctx, slug=slug, jobs=jobs)
 
 
+@register_job("delete_comments_of_article")
 def delete_comments_of_article(ctx: Context, *, article_id: int) -> int:
     """Delete a deleted article's comments (a background job; running it twice is harmless)."""
     return comments_collection.delete_comments_of_article(ctx.stores.mongo.db, article_id)

@@ -1,17 +1,19 @@
 """Work that need not finish before the response, as durable as the write that caused it.
 
 A use case records its job in the outbox inside its own transaction
-(``record``), then, after the commit, hands it on (``dispatch``): to the RQ
-queue for ``imflask-worker``, or, in development and testing
-(``FLASK_JOBS_INLINE``), to the job's function right here. ``dispatch`` never
-raises: the write has committed, and whatever fails after it is caught up by
-``relay``, which queues again every job of the outbox that has not run and
-that the queue no longer holds (a Redis that lost its data, a lost enqueue).
-The worker marks a job done when it succeeds (``mark_done``). Jobs are
+(``record``, given the registered job function: see ``imflask_controllers.jobs``),
+then, after the commit, hands it on (``dispatch``): to the RQ queue for
+``imflask-worker``, or, in development and testing (``FLASK_JOBS_INLINE``), to
+``jobs.run`` right here, the same path the worker takes. An inline run that
+fails goes to the queue, whose retries it then gets like any queued job.
+``dispatch`` never raises: the write has committed, and whatever fails after it
+is caught up by ``relay``, which queues again every job of the outbox that has
+not run and that the queue no longer holds (a Redis that lost its data, a lost
+enqueue). A job is marked done when it succeeds (``jobs.run``). Jobs are
 idempotent, so a job relayed twice does no harm.
 
-Jobs are named by their import path in ``imflask_worker.jobs`` so controllers
-never import the worker.
+The queue holds every job as a call of the worker's one entry point
+(``jobs.WORKER_ENTRY_POINT``) with the job's name and keyword arguments.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from imflask_controllers import jobs
 from imflask_controllers.context import Context
 from imflask_core.errors import StoreUnavailable
 from imflask_core.observability import request_id_var
 from imflask_models.mysql import outbox
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.dialect import utcnow
-from imflask_models.redis import jobs
+from imflask_models.redis import jobs as queue
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +45,44 @@ class PendingJob:
     """A job recorded in the outbox, to be dispatched once its transaction commits."""
 
     outbox_id: int
-    job: str  # import path of the worker's function
+    job: str  # its registered name
     kwargs: dict[str, Any]
-    run_here: Callable[..., Any]  # the controller function, for inline runs
     request_id: str | None
 
 
-def record(
-    conn: SqlConnection, job: str, run_here: Callable[..., Any], **kwargs: Any
-) -> PendingJob:
-    """Record ``job(**kwargs)`` in the outbox, inside the caller's transaction."""
+def record(conn: SqlConnection, job: Callable[..., Any], **kwargs: Any) -> PendingJob:
+    """Record the registered ``job(ctx, **kwargs)`` in the outbox, inside the caller's
+    transaction."""
+    name = jobs.name_of(job, **kwargs)
     request_id = request_id_var.get()
-    outbox_id = outbox.add_job(conn, job=job, kwargs=kwargs, request_id=request_id)
-    return PendingJob(outbox_id, job, kwargs, run_here, request_id)
+    outbox_id = outbox.add_job(conn, job=name, kwargs=kwargs, request_id=request_id)
+    return PendingJob(outbox_id, name, kwargs, request_id)
 
 
 def dispatch(ctx: Context, pending: PendingJob) -> None:
     """After the commit: queue the job, or run it here when jobs run inline. Never raises."""
     if ctx.settings.jobs_inline:
         _run_inline(ctx, pending)
-        return
-    try:
-        _enqueue(ctx, pending.outbox_id, pending.job, pending.kwargs, pending.request_id)
-    except StoreUnavailable as error:
-        log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
+    else:
+        _hand_to_queue(ctx, pending)
+
+
+def enqueue(
+    ctx: Context,
+    job: Callable[..., Any],
+    *,
+    request_id: str | None = None,
+    retry_intervals: tuple[int, ...] | None = None,
+    **kwargs: Any,
+) -> str:
+    """Queue the registered ``job(ctx, **kwargs)`` outside any write; return its RQ id.
+
+    For operators, tests and benchmarks: no outbox entry, so nothing relays it if the
+    queue loses it. ``retry_intervals`` default to ``FLASK_JOB_RETRY_INTERVALS``.
+    """
+    return _enqueue(
+        ctx, jobs.name_of(job, **kwargs), kwargs, request_id, retry_intervals=retry_intervals
+    )
 
 
 def relay(ctx: Context, *, grace: timedelta | None = None, limit: int = RELAY_BATCH) -> int:
@@ -85,19 +102,13 @@ def relay(ctx: Context, *, grace: timedelta | None = None, limit: int = RELAY_BA
             )
         if not batch:
             return relayed
-        held = jobs.existing_jobs(ctx.stores.redis, [_job_id(ctx, entry.id) for entry in batch])
+        held = queue.existing_jobs(ctx.stores.redis, [_job_id(ctx, entry.id) for entry in batch])
         for entry in batch:
             if _job_id(ctx, entry.id) not in held:
-                _enqueue(ctx, entry.id, entry.job, entry.kwargs, entry.request_id)
+                _enqueue(ctx, entry.job, entry.kwargs, entry.request_id, outbox_id=entry.id)
                 relayed += 1
                 log.info("relayed outbox job %s: the queue did not hold it", entry.id)
         after = batch[-1].id
-
-
-def mark_done(ctx: Context, outbox_id: int) -> None:
-    """The job has run: the relay leaves it alone from now on."""
-    with ctx.stores.sql.connection() as conn:
-        outbox.mark_done(conn, [outbox_id])
 
 
 def pending_count(ctx: Context) -> int:
@@ -112,31 +123,53 @@ def prune_done(ctx: Context, *, older_than: timedelta = timedelta(days=1)) -> in
 
 
 def _run_inline(ctx: Context, pending: PendingJob) -> None:
+    """``jobs.run`` here; if it fails, the queue runs it again with its retries."""
     try:
-        pending.run_here(ctx, **pending.kwargs)
-        mark_done(ctx, pending.outbox_id)
+        jobs.run(
+            ctx,
+            pending.job,
+            pending.kwargs,
+            outbox_id=pending.outbox_id,
+            request_id=pending.request_id,
+        )
+    except Exception:  # logged by jobs.run; the write has committed: never a 500
+        log.warning("job %s failed inline; handing it to the queue", pending.outbox_id)
+        _hand_to_queue(ctx, pending)
+
+
+def _hand_to_queue(ctx: Context, pending: PendingJob) -> None:
+    try:
+        _enqueue(ctx, pending.job, pending.kwargs, pending.request_id, outbox_id=pending.outbox_id)
     except StoreUnavailable as error:
-        log.warning("job %s failed inline, left in the outbox: %s", pending.outbox_id, error)
-    except Exception:  # the write has committed: its answer must not turn into a 500
-        log.exception("job %s failed inline, left in the outbox", pending.outbox_id)
+        log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
 
 
 def _enqueue(
-    ctx: Context, outbox_id: int, job: str, kwargs: dict[str, Any], request_id: str | None
-) -> None:
-    jobs.enqueue(
+    ctx: Context,
+    job: str,
+    kwargs: dict[str, Any],
+    request_id: str | None,
+    *,
+    outbox_id: int | None = None,
+    retry_intervals: tuple[int, ...] | None = None,
+) -> str:
+    """Queue the job as a call of the worker's entry point (``jobs.WORKER_ENTRY_POINT``)."""
+    return queue.enqueue(
         ctx.stores.redis,
         ctx.settings.jobs_queue,
-        job,
-        retry_intervals=ctx.settings.job_retry_intervals,
+        jobs.WORKER_ENTRY_POINT,
+        retry_intervals=(
+            ctx.settings.job_retry_intervals if retry_intervals is None else retry_intervals
+        ),
         request_id=request_id,
-        job_id=_job_id(ctx, outbox_id),
+        job_id=None if outbox_id is None else _job_id(ctx, outbox_id),
         outbox_id=outbox_id,
-        **kwargs,
+        name=jobs.current_name(job),
+        kwargs=kwargs,
     )
 
 
 def _job_id(ctx: Context, outbox_id: int) -> str:
     """The job's RQ id; RQ's job keys are global, so it names the queue too."""
-    queue = "".join(c if c.isalnum() or c in "_-" else "_" for c in ctx.settings.jobs_queue)
-    return f"{queue}-outbox-{outbox_id}"
+    queue_name = "".join(c if c.isalnum() or c in "_-" else "_" for c in ctx.settings.jobs_queue)
+    return f"{queue_name}-outbox-{outbox_id}"

@@ -1,14 +1,22 @@
-"""What every use case needs, built once per process by the app, the CLI or the worker."""
+"""What every use case needs, and ``bootstrap``: the one way a process builds it.
+
+The app (``imflask_app.factory``), the ``flask`` commands, ``imflask-worker`` and
+the tests all start with ``bootstrap``; none of them needs Flask to do so.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
 
-from imflask_core.config import Settings
+from imflask_core.config import Settings, load_settings
+from imflask_core.embedded import with_embedded_stores
 from imflask_models.stores import Stores
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,7 +27,7 @@ class Context:
 
     @classmethod
     def create(cls, settings: Settings) -> Context:
-        """Settings must already name every store (see ``imflask_core.embedded``)."""
+        """Settings must already name every store (``bootstrap`` resolves them)."""
         profile = CHEAPEST if settings.hash_profile == "fast" else RFC_9106_LOW_MEMORY
         return cls(
             settings=settings,
@@ -29,3 +37,31 @@ class Context:
 
     def close(self) -> None:
         self.stores.close()
+
+
+def bootstrap(settings: Settings | None = None, *, migrate: bool | None = None) -> Context:
+    """Settings (``load_settings()`` from the environment unless given), the embedded
+    stand-ins started for the stores they leave unset (development only), the stores'
+    clients (connected on first use) and the context; then, when ``migrate`` (by
+    default ``FLASK_AUTO_MIGRATE``), the pending migrations and indexes applied.
+
+    Raises ``ConfigError`` for a setting that cannot work, ``StoreUnavailable`` when
+    migrating and a store does not answer.
+    """
+    resolved = with_embedded_stores(load_settings() if settings is None else settings)
+    ctx = Context.create(resolved)
+    if resolved.auto_migrate if migrate is None else migrate:
+        try:
+            upgrade(ctx)
+        except BaseException:
+            ctx.close()
+            raise
+    return ctx
+
+
+def upgrade(ctx: Context) -> dict[str, list[str]]:
+    """Apply the pending SQL migrations and ensure the Mongo indexes; return what was done."""
+    done = ctx.stores.upgrade()
+    if done["sql_migrations"]:
+        log.info("applied migrations: %s", ", ".join(done["sql_migrations"]))
+    return done

@@ -30,11 +30,6 @@ from imflask_models.mysql.database import SqlConnection
 P = ParamSpec("P")
 Jobs = Sequence[PendingJob]
 
-# Jobs are named by their import path in ``imflask_worker.jobs`` (see ``background``).
-NOTIFY_FOLLOWERS_JOB = "imflask_worker.jobs.notify_followers"
-NOTIFY_FOLLOWER_BATCH_JOB = "imflask_worker.jobs.notify_follower_batch"
-DELETE_COMMENTS_JOB = "imflask_worker.jobs.delete_comments_of_article"
-
 
 def _after_commit(
     event: Callable[Concatenate[Context, P], None],
@@ -114,7 +109,8 @@ def followers_batched(ctx: Context, *, jobs: Jobs) -> None:
     _dispatch(ctx, jobs)
 
 
-# The jobs, recorded in the outbox inside the write's transaction. The use-case
+# The jobs, recorded in the outbox inside the write's transaction: each is a use case's
+# function registered by name beside it (``imflask_controllers.jobs``). The use-case
 # modules import this one, so their job functions are imported where they are named.
 
 
@@ -122,22 +118,14 @@ def record_article_published(conn: SqlConnection, *, article_id: int) -> Jobs:
     """Tell the author's followers, in the background."""
     from imflask_controllers import notifications
 
-    return [
-        background.record(
-            conn, NOTIFY_FOLLOWERS_JOB, notifications.notify_followers, article_id=article_id
-        )
-    ]
+    return [background.record(conn, notifications.notify_followers, article_id=article_id)]
 
 
 def record_article_deleted(conn: SqlConnection, *, article_id: int) -> Jobs:
     """Delete its comments, unreachable from the commit on, in the background."""
     from imflask_controllers import articles
 
-    return [
-        background.record(
-            conn, DELETE_COMMENTS_JOB, articles.delete_comments_of_article, article_id=article_id
-        )
-    ]
+    return [background.record(conn, articles.delete_comments_of_article, article_id=article_id)]
 
 
 def record_followers_batched(
@@ -148,11 +136,7 @@ def record_followers_batched(
 
     return [
         background.record(
-            conn,
-            NOTIFY_FOLLOWER_BATCH_JOB,
-            notifications.notify_follower_batch,
-            article_id=article_id,
-            follower_ids=batch,
+            conn, notifications.notify_follower_batch, article_id=article_id, follower_ids=batch
         )
         for batch in batches
     ]

@@ -9,6 +9,7 @@ from datetime import datetime
 from imflask_controllers import effects, limits
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid
+from imflask_controllers.jobs import register_job
 from imflask_controllers.users import User
 from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import articles as articles_table
@@ -39,6 +40,7 @@ class Inbox:
     unread: int
 
 
+@register_job("notify_followers")
 def notify_followers(ctx: Context, *, article_id: int) -> int:
     """Split the author's followers into batches, each its own job; return how many.
 
@@ -74,6 +76,7 @@ def notify_followers(ctx: Context, *, article_id: int) -> int:
     return len(batches)
 
 
+@register_job("notify_follower_batch")
 def notify_follower_batch(ctx: Context, *, article_id: int, follower_ids: list[int]) -> int:
     """Put a notice of the article in these followers' inboxes; return how many were new.
 

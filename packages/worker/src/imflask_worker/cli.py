@@ -24,14 +24,14 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 from rq import Queue
 
-from imflask_controllers import background
-from imflask_core.config import Settings, load_settings
-from imflask_core.embedded import with_embedded_stores
+from imflask_controllers import background, jobs
+from imflask_core.config import Settings
 from imflask_core.errors import ConfigError, StoreUnavailable
 from imflask_core.observability import configure_logging
 from imflask_models.redis.client import connect
 from imflask_worker.context import process_context
 from imflask_worker.relay import run_relay
+from imflask_worker.run import check_entry_point
 from imflask_worker.worker import JobWorker, backoff
 
 log = logging.getLogger("imflask_worker")
@@ -56,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         help="do not relay the outbox's jobs to the queue (another worker does)",
     )
     args = parser.parse_args(argv)
+    check_entry_point()
     try:
-        settings = with_embedded_stores(load_settings())
+        # The stores' clients, built once before any job (they connect on first use).
+        ctx = process_context()
     except ConfigError as error:
         parser.exit(2, f"imflask-worker: {error}\n")
+    settings = ctx.settings
+    jobs.load()  # every registered job, imported before the first one runs
     configure_logging(settings.log_level, json_lines=settings.log_json)
     make_metrics_folder()
     connection = queue_connection(settings)
@@ -70,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(
                 1, f"imflask-worker: Redis at {settings.redis_url} does not answer: {error}\n"
             )
-    ctx = process_context()  # import the jobs and build the stores' clients once, before any job
     stop = threading.Event()
     if not args.no_relay:
         if args.burst:  # catch up once, then empty the queue

@@ -1,12 +1,5 @@
 """The ``auth`` part of the API: accounts, logging in, the current user, sessions."""
 
-from flask import Blueprint
+from imflask_api.blueprints import blueprint_of_package
 
-from imflask_api.auth.sessions import sessions
-from imflask_api.auth.users import users
-from imflask_api.errors import register_error_handlers
-
-auth = Blueprint("auth", __name__)
-auth.register_blueprint(users)
-auth.register_blueprint(sessions)
-register_error_handlers(auth)
+auth = blueprint_of_package("auth", __name__)

@@ -1,7 +1,8 @@
 """The background job queue: RQ on the configured Redis.
 
-Jobs are named by their import path (``"imflask_worker.jobs.notify_followers"``)
-so the code that enqueues them never imports the worker.
+``enqueue`` takes the import path RQ calls; IMFlask's jobs all go through the
+worker's one entry point (``imflask_controllers.jobs.WORKER_ENTRY_POINT``), so the
+code that enqueues them never imports the worker.
 """
 
 from __future__ import annotations
