@@ -88,9 +88,13 @@ def follows_changed(ctx: Context, *, follower_id: int) -> None:
 
 
 @_after_commit
-def user_changed(ctx: Context, *, usernames: Iterable[str], slugs: Iterable[str]) -> None:
-    """A user's profile changed: under its old and new names, and on their articles
-    (``slugs``, read in the change's transaction), which show it."""
+def user_changed(
+    ctx: Context, *, user_id: int, usernames: Iterable[str], slugs: Iterable[str]
+) -> None:
+    """A user's account or profile changed: their signed-in requests' copy, their profile
+    under its old and new names, and their articles (``slugs``, read in the change's
+    transaction), which show it."""
+    caches.forget_signed_in_user(ctx, user_id)
     caches.forget_profiles(ctx, *usernames)
     caches.forget_articles(ctx, *slugs)
     lists.everything_changed(ctx)  # lists show the author
