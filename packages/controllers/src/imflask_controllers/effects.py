@@ -47,10 +47,12 @@ def _after_commit(
 
 
 @_after_commit
-def article_published(ctx: Context, *, author_name: str, tags: Iterable[str], jobs: Jobs) -> None:
+def article_published(
+    ctx: Context, *, author_id: int, author_name: str, tags: Iterable[str], jobs: Jobs
+) -> None:
     """A new article (``jobs`` from ``record_article_published``)."""
     caches.forget_popular_tags(ctx)
-    lists.article_published(ctx, author_name=author_name, tags=tags)
+    lists.article_published(ctx, author_id=author_id, author_name=author_name, tags=tags)
     _dispatch(ctx, jobs)
 
 
