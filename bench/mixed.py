@@ -166,6 +166,7 @@ class Instance:
         }
         self.shape = f"1 gunicorn instance, {self.args.workers} sync workers, 1 imflask-worker"
         self.worker = None
+        self.sessions: set[int] | None = None  # the app's processes, while it runs
         return self
 
     @contextlib.contextmanager
@@ -174,8 +175,16 @@ class Instance:
         self.worker = subprocess.Popen([str(BIN / "imflask-worker")], env=self.env, cwd=ROOT,
                                        start_new_session=True)  # fmt: skip
         with bench._serve("gunicorn", "imflask_app.wsgi:app", self.env, self.args.workers,
-                          cwd=ROOT) as (port, _):  # fmt: skip
+                          cwd=ROOT) as (port, master):  # fmt: skip
+            self.sessions = {master, self.worker.pid, self.redis_process.pid}
             yield f"http://{HOST}:{port}"
+        self.sessions = None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by the app's processes: gunicorn and its workers, the
+        imflask-worker, this run's redis-server and embedded MongoDB-wire daemon (not the
+        shared MariaDB)."""
+        return _cpu_seconds(self.sessions, str(self.workdir)) if self.sessions else None
 
     @contextlib.contextmanager
     def hello(self):
@@ -267,6 +276,9 @@ class Cluster:
             _wait_for_ok(url + "/")
             yield url
 
+    def cpu_seconds(self) -> float | None:
+        return None  # many nodes of many kinds: measured on one instance only
+
     def wait_for_replicas(self) -> None:
         """Until the replica has applied everything the primary wrote (the seeding)."""
         primary = _mysql(self.env["FLASK_MYSQL_URI"])
@@ -305,7 +317,9 @@ def measure(target, args, run_id: str) -> dict:
         tokens = fixtures["tokens"]
         check_signed_in(url, tokens)
         _wrk_plain(url + LIST_PATH, args.warmup, args.connections)
-        result["list"] = _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+        result["list"] = _with_cpu(
+            target, lambda: _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+        )
         _say("article list (read-only)", result["list"])
         mixed_text = mixed_script(fixtures, tokens, run_id)
         result["mixed"] = _mixed_phase(target, url, mixed_text, args)
@@ -314,7 +328,9 @@ def measure(target, args, run_id: str) -> dict:
         result["rounds"] = [_round(result["list"], result["mixed"])]
         for _ in range(args.rounds - 1):
             _wrk_plain(url + LIST_PATH, args.warmup, args.connections)
-            listing = _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+            listing = _with_cpu(
+                target, lambda: _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+            )
             _say("article list (read-only)", listing)
             mixed = _mixed_phase(target, url, mixed_text, args)
             _say("mixed", mixed)
@@ -348,6 +364,8 @@ def _round(listing: dict, mixed: dict) -> dict:
         "mixed_p99_ms": mixed["p99_ms"],
         "list_cache_hit_rate": mixed["list_cache"]["hit_rate"],
         "ratio": round(mixed["rps"] / listing["rps"], 3),
+        "list_cpu_ms": listing.get("cpu_ms_per_request"),
+        "mixed_cpu_ms": mixed.get("cpu_ms_per_request"),
     }
 
 
@@ -359,7 +377,9 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
         _wrk_mixed(url, script.name, args.warmup, args.connections)
         time.sleep(DRAIN)  # the warm-up's last requests, answered to nobody
         with SetCounter(target.redis_url) as sets:
+            cpu_before = target.cpu_seconds()
             result = _wrk_mixed(url, script.name, args.duration, args.connections)
+        _add_cpu(result, cpu_before, target.cpu_seconds())  # with the drain: the last requests
     # Every list request sent looks the cache up once, also the few (at most one per
     # connection) still in the server when wrk stopped: their SETs are counted too.
     lookups = result["kinds"]["list"]["sent"]
@@ -371,6 +391,39 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
         "sets_by_family": sets.families,
     }
     return result
+
+
+def _with_cpu(target, phase) -> dict:
+    before = target.cpu_seconds()
+    result = phase()
+    time.sleep(DRAIN)
+    _add_cpu(result, before, target.cpu_seconds())
+    return result
+
+
+def _add_cpu(result: dict, before: float | None, after: float | None) -> None:
+    """The app's CPU time per request answered in the phase (None: not measured)."""
+    answered = result["rps"] * result["seconds"]
+    if before is None or after is None or not answered:
+        result["cpu_ms_per_request"] = None
+    else:
+        result["cpu_ms_per_request"] = round(1000 * (after - before) / answered, 3)
+
+
+def _cpu_seconds(sessions: set[int], marker: str) -> float:
+    """utime + stime of every process in these sessions or with ``marker`` in its command."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) not in sessions:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                if marker not in command:
+                    continue
+        except OSError:  # gone meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def seed(env: dict[str, str], args) -> dict:
@@ -607,9 +660,11 @@ def _elapsed(out: str) -> float:
 
 
 def _say(name: str, r: dict) -> None:
+    cpu = r.get("cpu_ms_per_request")
     print(
         f"  {name:26} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
-        f"  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx'] + r['errors']}",
+        f"  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx'] + r['errors']}"
+        + (f"  app CPU {cpu:.2f} ms/request" if cpu is not None else ""),
         flush=True,
     )
 
