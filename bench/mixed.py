@@ -235,11 +235,20 @@ class Cluster:
         self.url = self.topology.url
         self.env = {**_without_flask(os.environ), **self.topology.environment,
                     "PYTHONUNBUFFERED": "1", **APP_ENV}  # fmt: skip
-        self.redis_url = self.topology.environment["FLASK_REDIS_URL"]  # the first master
+        self.redis_url = self._redis_master_url()
         options = self.topology.state["options"]
         self.instances, self.workers = options["instances"], options["gunicorn_workers"]
         self.shape = f"HAProxy -> {self.instances} gunicorn instances x {self.workers} sync workers"
         return self
+
+    def _redis_master_url(self) -> str:
+        """The Redis master's URL: the app finds it through the sentinels (no FLASK_REDIS_URL)."""
+        env = self.topology.environment
+        if "FLASK_REDIS_URL" in env:
+            return env["FLASK_REDIS_URL"]
+        password = urllib.parse.quote(env.get("FLASK_REDIS_PW", ""), safe="")
+        port = self.topology.redis_master_port()
+        return f"redis://:{password}@{HOST}:{port}/{env.get('FLASK_REDIS_DB', '0')}"
 
     @contextlib.contextmanager
     def app(self):
