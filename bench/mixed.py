@@ -225,19 +225,19 @@ class Cluster:
             command += ["--env", f"{name}={value}"]
         print(f"imflask-cluster up {self.folder} ...", flush=True)
         began = time.monotonic()
-        try:
+        try:  # anything failing here has no __exit__ to take the cluster down
             subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        except subprocess.CalledProcessError:
+            print(f"  up in {time.monotonic() - began:.1f} s", flush=True)
+            self.topology = Topology.open(self.folder)
+            self.url = self.topology.url
+            self.env = {**_without_flask(os.environ), **self.topology.environment,
+                        "PYTHONUNBUFFERED": "1", **APP_ENV}  # fmt: skip
+            self.redis_url = self._redis_master_url()
+            options = self.topology.state["options"]
+            self.instances, self.workers = options["instances"], options["gunicorn_workers"]
+        except BaseException:
             self._down()
             raise
-        print(f"  up in {time.monotonic() - began:.1f} s", flush=True)
-        self.topology = Topology.open(self.folder)
-        self.url = self.topology.url
-        self.env = {**_without_flask(os.environ), **self.topology.environment,
-                    "PYTHONUNBUFFERED": "1", **APP_ENV}  # fmt: skip
-        self.redis_url = self._redis_master_url()
-        options = self.topology.state["options"]
-        self.instances, self.workers = options["instances"], options["gunicorn_workers"]
         self.shape = f"HAProxy -> {self.instances} gunicorn instances x {self.workers} sync workers"
         return self
 
