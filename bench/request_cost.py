@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def main() -> None:
         subprocess.run([str(mixed.BIN / "flask"), "embedded", "stop"], cwd=mixed.ROOT,
                        capture_output=True, env=os.environ)  # fmt: skip
         mixed._stop(redis_server)
+        shutil.rmtree(workdir, ignore_errors=True)
         with pymysql.connect(host=mixed.HOST, user="root") as conn, conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {database}")
 
