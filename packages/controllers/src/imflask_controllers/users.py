@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from imflask_controllers import effects, limits, tokens
+from imflask_controllers import caches, effects, limits, tokens
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
-from imflask_core.errors import StoreUnavailable
 from imflask_models.errors import DuplicateKey
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import users as users_table
@@ -21,6 +21,7 @@ from imflask_models.mysql.users import UserRow
 from imflask_models.redis import auth_tokens
 
 TAKEN = "has already been taken"
+ACCOUNT_FIELDS = ("id", "username", "email", "bio", "image")
 log = logging.getLogger(__name__)
 
 
@@ -77,7 +78,11 @@ def log_in(ctx: Context, *, email: str, password: str, client_ip: str) -> Authen
 
 @dataclass(frozen=True)
 class Identity:
-    """Who sent a request: the user, and the access token they sent."""
+    """Who sent a request: the user, and the access token they sent.
+
+    ``user.password_hash`` is empty: the account is read from a cache that never
+    holds credentials, and nothing a token authorizes needs them.
+    """
 
     user: UserRow
     token: str
@@ -90,20 +95,46 @@ def authenticate(ctx: Context, token: str) -> Identity:
     A revoked token (logged out) is refused. If Redis cannot say whether it
     is revoked, the token is accepted: it expires soon anyway, and an outage of
     the token store must not sign everyone out.
+
+    One Redis round trip on a signed-in request: the token's revocation mark and
+    the user's cached account, which a change of the account invalidates
+    (``effects.user_changed``); MySQL is read only when the account is not cached.
     """
     claims = tokens.read_access_token(token, secret=ctx.settings.secret_key)
-    try:
-        revoked = auth_tokens.access_token_revoked(ctx.stores.redis, claims.token_id)
-    except StoreUnavailable as error:
-        log.warning("token revocation not checked: %s", error)
-        revoked = False
-    if revoked:
+
+    def load() -> dict | None:
+        with ctx.stores.sql.connection() as conn:
+            return _account_json(users_table.user_by_id(conn, claims.user_id))
+
+    revocation = auth_tokens.revoked_access_token_key(ctx.stores.redis, claims.token_id)
+    account, marks = caches.signed_in_user(ctx, claims.user_id, load, alongside=[revocation])
+    if marks is None:
+        log.warning("token revocation not checked: redis did not answer")
+    elif marks[0] is not None:
         raise Unauthenticated("token", "has been revoked")
-    with ctx.stores.sql.connection() as conn:
-        user = users_table.user_by_id(conn, claims.user_id)
-    if user is None:
+    if account is None:
         raise Unauthenticated("token", "belongs to no user")
-    return Identity(user, token, claims)
+    return Identity(_account_of(account), token, claims)
+
+
+def _account_json(user: UserRow | None) -> dict | None:
+    """What ``authenticate`` caches of a user: every column but the password hash."""
+    if user is None:
+        return None
+    fields = {name: getattr(user, name) for name in ACCOUNT_FIELDS}
+    return fields | {
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+    }
+
+
+def _account_of(account: dict) -> UserRow:
+    return UserRow(
+        **{name: account[name] for name in ACCOUNT_FIELDS},
+        password_hash="",
+        created_at=datetime.fromisoformat(account["created_at"]),
+        updated_at=datetime.fromisoformat(account["updated_at"]),
+    )
 
 
 def user_by_id(ctx: Context, user_id: int) -> UserRow | None:
@@ -143,7 +174,9 @@ def update_user(
         raise Invalid(error.field, TAKEN) from None
     if updated is None:
         raise NotFound("user")
-    effects.user_changed(ctx, usernames=[user.username, updated.username], slugs=their_slugs)
+    effects.user_changed(
+        ctx, user_id=user.id, usernames=[user.username, updated.username], slugs=their_slugs
+    )
     return _as_authenticated(updated, token)
 
 
