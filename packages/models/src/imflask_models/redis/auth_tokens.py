@@ -43,11 +43,6 @@ def revoke_access_token(store: RedisStore, token_id: str, *, seconds_left: int) 
 
 
 @unavailable_on_failure
-def access_token_revoked(store: RedisStore, token_id: str) -> bool:
-    return store.client.exists(revoked_access_token_key(store, token_id)) == 1
-
-
-@unavailable_on_failure
 def revoke_session(store: RedisStore, session_id: str, *, seconds: int) -> None:
     """A signed-out browser session: refused for as long as its cookie could live."""
     key = store.key("revoked-session", session_id)
