@@ -36,6 +36,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=12, help="seconds per phase")
     parser.add_argument("--warmup", type=int, default=3, help="seconds before each phase")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (instance)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="(list, mixed) pairs: their ratios' median"
+    )
     parser.add_argument("--json", type=Path, help="default: /tmp/imflask-mixed-<run>.json")
     args = parser.parse_args()
     # SIGTERM (a timeout, a kill) ends the run through the cleanups, like Ctrl-C.
@@ -162,6 +166,7 @@ class Instance:
         }
         self.shape = f"1 gunicorn instance, {self.args.workers} sync workers, 1 imflask-worker"
         self.worker = None
+        self.sessions: set[int] | None = None  # the app's processes, while it runs
         return self
 
     @contextlib.contextmanager
@@ -170,8 +175,16 @@ class Instance:
         self.worker = subprocess.Popen([str(BIN / "imflask-worker")], env=self.env, cwd=ROOT,
                                        start_new_session=True)  # fmt: skip
         with bench._serve("gunicorn", "imflask_app.wsgi:app", self.env, self.args.workers,
-                          cwd=ROOT) as (port, _):  # fmt: skip
+                          cwd=ROOT) as (port, master):  # fmt: skip
+            self.sessions = {master, self.worker.pid, self.redis_process.pid}
             yield f"http://{HOST}:{port}"
+        self.sessions = None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by the app's processes: gunicorn and its workers, the
+        imflask-worker, this run's redis-server and embedded MongoDB-wire daemon (not the
+        shared MariaDB)."""
+        return _cpu_seconds(self.sessions, str(self.workdir)) if self.sessions else None
 
     @contextlib.contextmanager
     def hello(self):
@@ -212,21 +225,30 @@ class Cluster:
             command += ["--env", f"{name}={value}"]
         print(f"imflask-cluster up {self.folder} ...", flush=True)
         began = time.monotonic()
-        try:
+        try:  # anything failing here has no __exit__ to take the cluster down
             subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        except subprocess.CalledProcessError:
+            print(f"  up in {time.monotonic() - began:.1f} s", flush=True)
+            self.topology = Topology.open(self.folder)
+            self.url = self.topology.url
+            self.env = {**_without_flask(os.environ), **self.topology.environment,
+                        "PYTHONUNBUFFERED": "1", **APP_ENV}  # fmt: skip
+            self.redis_url = self._redis_master_url()
+            options = self.topology.state["options"]
+            self.instances, self.workers = options["instances"], options["gunicorn_workers"]
+        except BaseException:
             self._down()
             raise
-        print(f"  up in {time.monotonic() - began:.1f} s", flush=True)
-        self.topology = Topology.open(self.folder)
-        self.url = self.topology.url
-        self.env = {**_without_flask(os.environ), **self.topology.environment,
-                    "PYTHONUNBUFFERED": "1", **APP_ENV}  # fmt: skip
-        self.redis_url = self.topology.environment["FLASK_REDIS_URL"]  # the first master
-        options = self.topology.state["options"]
-        self.instances, self.workers = options["instances"], options["gunicorn_workers"]
         self.shape = f"HAProxy -> {self.instances} gunicorn instances x {self.workers} sync workers"
         return self
+
+    def _redis_master_url(self) -> str:
+        """The Redis master's URL: the app finds it through the sentinels (no FLASK_REDIS_URL)."""
+        env = self.topology.environment
+        if "FLASK_REDIS_URL" in env:
+            return env["FLASK_REDIS_URL"]
+        password = urllib.parse.quote(env.get("FLASK_REDIS_PW", ""), safe="")
+        port = self.topology.redis_master_port()
+        return f"redis://:{password}@{HOST}:{port}/{env.get('FLASK_REDIS_DB', '0')}"
 
     @contextlib.contextmanager
     def app(self):
@@ -262,6 +284,9 @@ class Cluster:
             url = f"http://{HOST}:{door.port}"
             _wait_for_ok(url + "/")
             yield url
+
+    def cpu_seconds(self) -> float | None:
+        return None  # many nodes of many kinds: measured on one instance only
 
     def wait_for_replicas(self) -> None:
         """Until the replica has applied everything the primary wrote (the seeding)."""
@@ -301,10 +326,24 @@ def measure(target, args, run_id: str) -> dict:
         tokens = fixtures["tokens"]
         check_signed_in(url, tokens)
         _wrk_plain(url + LIST_PATH, args.warmup, args.connections)
-        result["list"] = _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+        result["list"] = _with_cpu(
+            target, lambda: _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+        )
         _say("article list (read-only)", result["list"])
-        result["mixed"] = _mixed_phase(target, url, mixed_script(fixtures, tokens, run_id), args)
+        mixed_text = mixed_script(fixtures, tokens, run_id)
+        result["mixed"] = _mixed_phase(target, url, mixed_text, args)
         _say("mixed", result["mixed"])
+        # More (list, mixed) pairs on a noisy machine: the ratio within each pair, and their median.
+        result["rounds"] = [_round(result["list"], result["mixed"])]
+        for _ in range(args.rounds - 1):
+            _wrk_plain(url + LIST_PATH, args.warmup, args.connections)
+            listing = _with_cpu(
+                target, lambda: _wrk_plain(url + LIST_PATH, args.duration, args.connections)
+            )
+            _say("article list (read-only)", listing)
+            mixed = _mixed_phase(target, url, mixed_text, args)
+            _say("mixed", mixed)
+            result["rounds"].append(_round(listing, mixed))
         # The same reads, signed in, without the writes: what the writes cost the reads.
         script = mixed_script(fixtures, tokens, run_id, weights=READS_ONLY)
         result["reads_only"] = _mixed_phase(target, url, script, args)
@@ -314,6 +353,7 @@ def measure(target, args, run_id: str) -> dict:
         result[phase]["ratio_to_hello"] = round(result[phase]["rps"] / hello_rps, 3)
     mixed = result["mixed"]
     mixed["ratio_to_list"] = round(mixed["rps"] / list_rps, 3)
+    result["median_ratio_to_list"] = statistics.median(r["ratio"] for r in result["rounds"])
     worst_p99 = max(mixed["reads"]["p99_ms"], mixed["writes"]["p99_ms"])
     failures = mixed["non_2xx"] + mixed["errors"]
     result["target"] = {
@@ -324,6 +364,20 @@ def measure(target, args, run_id: str) -> dict:
     return result
 
 
+def _round(listing: dict, mixed: dict) -> dict:
+    """One (read-only list, mixed) pair: their req/s, p99s and ratio."""
+    return {
+        "list_rps": listing["rps"],
+        "list_p99_ms": listing["p99_ms"],
+        "mixed_rps": mixed["rps"],
+        "mixed_p99_ms": mixed["p99_ms"],
+        "list_cache_hit_rate": mixed["list_cache"]["hit_rate"],
+        "ratio": round(mixed["rps"] / listing["rps"], 3),
+        "list_cpu_ms": listing.get("cpu_ms_per_request"),
+        "mixed_cpu_ms": mixed.get("cpu_ms_per_request"),
+    }
+
+
 def _mixed_phase(target, url: str, script_text: str, args) -> dict:
     """A warm-up, then the measured run with the list cache's SETs counted."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="mixed-") as script:
@@ -332,7 +386,9 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
         _wrk_mixed(url, script.name, args.warmup, args.connections)
         time.sleep(DRAIN)  # the warm-up's last requests, answered to nobody
         with SetCounter(target.redis_url) as sets:
+            cpu_before = target.cpu_seconds()
             result = _wrk_mixed(url, script.name, args.duration, args.connections)
+        _add_cpu(result, cpu_before, target.cpu_seconds())  # with the drain: the last requests
     # Every list request sent looks the cache up once, also the few (at most one per
     # connection) still in the server when wrk stopped: their SETs are counted too.
     lookups = result["kinds"]["list"]["sent"]
@@ -344,6 +400,39 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
         "sets_by_family": sets.families,
     }
     return result
+
+
+def _with_cpu(target, phase) -> dict:
+    before = target.cpu_seconds()
+    result = phase()
+    time.sleep(DRAIN)
+    _add_cpu(result, before, target.cpu_seconds())
+    return result
+
+
+def _add_cpu(result: dict, before: float | None, after: float | None) -> None:
+    """The app's CPU time per request answered in the phase (None: not measured)."""
+    answered = result["rps"] * result["seconds"]
+    if before is None or after is None or not answered:
+        result["cpu_ms_per_request"] = None
+    else:
+        result["cpu_ms_per_request"] = round(1000 * (after - before) / answered, 3)
+
+
+def _cpu_seconds(sessions: set[int], marker: str) -> float:
+    """utime + stime of every process in these sessions or with ``marker`` in its command."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) not in sessions:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                if marker not in command:
+                    continue
+        except OSError:  # gone meanwhile
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def seed(env: dict[str, str], args) -> dict:
@@ -580,9 +669,11 @@ def _elapsed(out: str) -> float:
 
 
 def _say(name: str, r: dict) -> None:
+    cpu = r.get("cpu_ms_per_request")
     print(
         f"  {name:26} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
-        f"  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx'] + r['errors']}",
+        f"  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx'] + r['errors']}"
+        + (f"  app CPU {cpu:.2f} ms/request" if cpu is not None else ""),
         flush=True,
     )
 
@@ -613,6 +704,12 @@ def print_target(name: str, r: dict) -> None:
         if cache["hit_rate"] is not None:
             print(f"list cache, {label}: {cache['lookups'] - cache['stored_misses']} hits of "
                   f"{cache['lookups']} lookups = {100 * cache['hit_rate']:.1f}%")  # fmt: skip
+    if len(r["rounds"]) > 1:
+        print("rounds (list req/s, p99 ms -> mixed req/s, p99 ms = ratio): " + "; ".join(
+            f"{x['list_rps']:.0f}, {x['list_p99_ms']:.0f} -> {x['mixed_rps']:.0f}, "
+            f"{x['mixed_p99_ms']:.0f} = {x['ratio']:.2f}" for x in r["rounds"]))  # fmt: skip
+        print(f"median mixed x list over {len(r['rounds'])} rounds: "
+              f"{r['median_ratio_to_list']:.2f}")  # fmt: skip
     if mixed["unmatched"]:
         print(f"responses not matched to a request: {mixed['unmatched']}")
     for check, ok in r["target"].items():

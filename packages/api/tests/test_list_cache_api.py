@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from imflask_controllers import lists
 from imflask_core.observability import CACHE_LOOKUPS
 
 
@@ -103,3 +104,41 @@ def test_a_follow_changes_only_the_followers_feed(client, sign_up, publish, hits
 
     assert (annes, bobs) == ([slug], [])
     assert (after[0] - filled[0], after[1] - filled[1]) == (2, 1)
+
+
+def test_a_new_article_changes_only_its_authors_followers_feeds(
+    client, sign_up, publish, hits_and_misses
+):
+    jake, anne, bob = sign_up("jake"), sign_up("anne"), sign_up("bob")
+    client.post("/api/profiles/jake/follow", headers=anne.headers)
+    client.post("/api/profiles/anne/follow", headers=bob.headers)  # bob does not follow jake
+    client.get("/api/articles/feed", headers=anne.headers)
+    client.get("/api/articles/feed", headers=bob.headers)
+    filled = hits_and_misses()
+
+    slug = publish(jake)["slug"]
+    annes = slugs(client.get("/api/articles/feed", headers=anne.headers))
+    bobs = slugs(client.get("/api/articles/feed", headers=bob.headers))
+    after = hits_and_misses()
+
+    assert (annes, bobs) == ([slug], [])
+    assert (after[0] - filled[0], after[1] - filled[1]) == (1, 1)  # only anne's feed missed
+
+
+def test_an_author_with_many_followers_makes_every_feed_stale(
+    client, sign_up, publish, hits_and_misses, monkeypatch
+):
+    monkeypatch.setattr(lists, "FEED_BUMPS", 1)  # jake's two followers are "many"
+    jake, anne, bob, carl = sign_up("jake"), sign_up("anne"), sign_up("bob"), sign_up("carl")
+    for follower in (anne, bob):
+        client.post("/api/profiles/jake/follow", headers=follower.headers)
+    for reader in (anne, carl):
+        client.get("/api/articles/feed", headers=reader.headers)
+    filled = hits_and_misses()
+
+    slug = publish(jake)["slug"]
+    feeds = [slugs(client.get("/api/articles/feed", headers=r.headers)) for r in (anne, bob, carl)]
+    after = hits_and_misses()
+
+    assert feeds == [[slug], [slug], []]
+    assert (after[0] - filled[0], after[1] - filled[1]) == (0, 3)

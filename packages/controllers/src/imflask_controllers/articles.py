@@ -229,7 +229,9 @@ def create_article(
         return row, effects.record_article_published(conn, article_id=row.id)
 
     row, jobs = ctx.stores.sql.run_transaction(write)
-    effects.article_published(ctx, author_name=author.username, tags=tag_ids, jobs=jobs)
+    effects.article_published(
+        ctx, author_id=author.id, author_name=author.username, tags=tag_ids, jobs=jobs
+    )
     public = _public_json(row, author, sorted(tag_ids), favorites_count=0)
     return _article_of(public, favorited=False, following=False)
 

@@ -31,12 +31,31 @@ def popular_tags(ctx: Context, load: Callable[[], list[str]]) -> list[str]:
     return _cached(ctx, cache.TAGS, POPULAR_TAGS, load)
 
 
+def signed_in_user(
+    ctx: Context, user_id: int, load: Callable[[], T], *, alongside: list[str]
+) -> tuple[T, list[str | None] | None]:
+    """A signed-in user's account (no password hash), by id, and the Redis keys
+    ``alongside`` read in the same round trip (None: Redis did not answer)."""
+    return cache.cached_alongside(
+        ctx.stores.redis,
+        cache.SIGNED_IN_USER,
+        user_id,
+        load,
+        keys=alongside,
+        ttl=ctx.settings.cache_ttl,
+    )
+
+
 def forget_articles(ctx: Context, *slugs: str) -> None:
     cache.invalidate(ctx.stores.redis, cache.ARTICLE, *slugs)
 
 
 def forget_profiles(ctx: Context, *usernames: str) -> None:
     cache.invalidate(ctx.stores.redis, cache.PROFILE, *usernames)
+
+
+def forget_signed_in_user(ctx: Context, user_id: int) -> None:
+    cache.invalidate(ctx.stores.redis, cache.SIGNED_IN_USER, user_id)
 
 
 def forget_popular_tags(ctx: Context) -> None:

@@ -47,10 +47,12 @@ def _after_commit(
 
 
 @_after_commit
-def article_published(ctx: Context, *, author_name: str, tags: Iterable[str], jobs: Jobs) -> None:
+def article_published(
+    ctx: Context, *, author_id: int, author_name: str, tags: Iterable[str], jobs: Jobs
+) -> None:
     """A new article (``jobs`` from ``record_article_published``)."""
     caches.forget_popular_tags(ctx)
-    lists.article_published(ctx, author_name=author_name, tags=tags)
+    lists.article_published(ctx, author_id=author_id, author_name=author_name, tags=tags)
     _dispatch(ctx, jobs)
 
 
@@ -88,9 +90,13 @@ def follows_changed(ctx: Context, *, follower_id: int) -> None:
 
 
 @_after_commit
-def user_changed(ctx: Context, *, usernames: Iterable[str], slugs: Iterable[str]) -> None:
-    """A user's profile changed: under its old and new names, and on their articles
-    (``slugs``, read in the change's transaction), which show it."""
+def user_changed(
+    ctx: Context, *, user_id: int, usernames: Iterable[str], slugs: Iterable[str]
+) -> None:
+    """A user's account or profile changed: their signed-in requests' copy, their profile
+    under its old and new names, and their articles (``slugs``, read in the change's
+    transaction), which show it."""
+    caches.forget_signed_in_user(ctx, user_id)
     caches.forget_profiles(ctx, *usernames)
     caches.forget_articles(ctx, *slugs)
     lists.everything_changed(ctx)  # lists show the author

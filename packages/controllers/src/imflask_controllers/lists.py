@@ -13,10 +13,12 @@ and each write bumps only the scopes whose pages it changes:
 
 | write | bumps |
 | --- | --- |
-| new article by ``a`` tagged ``t…`` | ``all``, ``tag:t`` each, ``author:a``, ``feeds`` |
+| new article by ``a``, tags ``t…`` | ``all``, ``tag:t`` each, ``author:a``, followers' ``feed:f`` |
 | favorite, unfavorite by ``u`` | ``favorited:u``, ``feed:u`` (and that article's count) |
 | follow, unfollow by ``v`` | ``feed:v`` |
 | article updated or deleted, profile changed, seeding | ``every`` |
+
+(An author with more than ``FEED_BUMPS`` followers bumps ``feeds`` instead of each feed.)
 
 Favorites counts are not part of a page: each article's count is cached on its
 own (``cache.FAVORITES_COUNT``) and read with the page, so a favorite changes
@@ -27,15 +29,24 @@ except on the feed, which only its owner reads and whose page keeps them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from imflask_controllers.context import Context
+from imflask_core.errors import StoreUnavailable
+from imflask_models.mysql import follows
 from imflask_models.redis import cache
+
+log = logging.getLogger(__name__)
 
 EVERY = "every"  # every page: writes that change what any list item shows
 ALL = "all"  # the unfiltered list
-FEEDS = "feeds"  # every feed: a new article may be in any follower's
+FEEDS = "feeds"  # every feed: bumped instead of each follower's past FEED_BUMPS of them
+# A new article bumps the feed of each of its author's followers, read after the commit
+# (a follow or unfollow in between bumps that feed itself); an author with more followers
+# than this bumps every feed instead, one INCR rather than thousands.
+FEED_BUMPS = 1000
 T = TypeVar("T")  # a page as ``load`` makes it: JSON-shaped, as the cache gives it back
 
 
@@ -96,8 +107,23 @@ def cached_favorites_counts(
 # What each write makes stale (the second table above); ``effects`` calls these.
 
 
-def article_published(ctx: Context, *, author_name: str, tags: Iterable[str]) -> None:
-    _bump(ctx, ALL, FEEDS, author(author_name), *(tag(name) for name in tags))
+def article_published(
+    ctx: Context, *, author_id: int, author_name: str, tags: Iterable[str]
+) -> None:
+    _bump(ctx, ALL, author(author_name), *(tag(name) for name in tags), *_feeds_of(ctx, author_id))
+
+
+def _feeds_of(ctx: Context, author_id: int) -> list[str]:
+    """The feeds a new article of the author is in: their followers' (or ``feeds``)."""
+    try:
+        with ctx.stores.sql.connection() as conn:
+            followers = follows.follower_ids(conn, author_id, after=0, limit=FEED_BUMPS + 1)
+    except StoreUnavailable as error:  # the article is committed: stale feeds are worse
+        log.warning("followers of user %s not read, every feed made stale: %s", author_id, error)
+        return [FEEDS]
+    if len(followers) > FEED_BUMPS:
+        return [FEEDS]
+    return [feed(follower) for follower in followers]
 
 
 def favorite_changed(ctx: Context, *, username: str, user_id: int, article_id: int) -> None:

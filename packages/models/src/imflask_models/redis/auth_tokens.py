@@ -30,16 +30,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def revoked_access_token_key(store: RedisStore, token_id: str) -> str:
+    """The key whose presence marks an access token revoked (to read with other keys)."""
+    return store.key("revoked", token_id)
+
+
 @unavailable_on_failure
 def revoke_access_token(store: RedisStore, token_id: str, *, seconds_left: int) -> None:
     if seconds_left > 0:
-        key = store.key("revoked", token_id)
+        key = revoked_access_token_key(store, token_id)
         store.write_confirmed(lambda client: client.set(key, "1", ex=seconds_left))
-
-
-@unavailable_on_failure
-def access_token_revoked(store: RedisStore, token_id: str) -> bool:
-    return store.client.exists(store.key("revoked", token_id)) == 1
 
 
 @unavailable_on_failure

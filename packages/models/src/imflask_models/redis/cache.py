@@ -92,6 +92,9 @@ ARTICLE_LISTS = CacheFamily("article-lists")
 # One article's favorites count, by article id: list pages show these, read apart from
 # the page so that a favorite changes one count, not every page that shows it.
 FAVORITES_COUNT = CacheFamily("favorites-count")
+# A signed-in user's account row (no password hash), by user id: every authenticated
+# request reads it, in the same round trip as its token's revocation mark.
+SIGNED_IN_USER = CacheFamily("signed-in-user")
 
 
 def cached(
@@ -103,33 +106,42 @@ def cached(
     ttl: int,
 ) -> Any:
     """The cached value, or ``load()``'s (stored unless it is None)."""
+    return cached_alongside(store, family, ident, load, keys=(), ttl=ttl)[0]
+
+
+def cached_alongside(
+    store: RedisStore,
+    family: CacheFamily,
+    ident: str | int,
+    load: Callable[[], Any],
+    *,
+    keys: Sequence[str],
+    ttl: int,
+) -> tuple[Any, list[str | None] | None]:
+    """``cached``, reading ``keys`` (full names, ``store.key(...)``) in the same MGET:
+    (the value, those keys' values), or (``load()``, None) if Redis did not answer."""
     if not store.breaker.allows():
-        return load()
+        return load(), None
     key = family.value_key(store, ident)
     try:
         with store_call(STORE):
-            epoch, generation, raw = store.client.mget(
-                store.cache_epoch_key(), family.generation_key(store, ident), key
+            epoch, generation, raw, *others = store.client.mget(
+                store.cache_epoch_key(), family.generation_key(store, ident), key, *keys
             )
     except RedisError as error:
         store.breaker.failed(error)
-        return load()
+        return load(), None
     epoch, generation = int(epoch or 0), int(generation or 0)
     if raw is not None:
         entry = json.loads(raw)
         if entry.get("e") == epoch and entry["g"] == generation:
             CACHE_LOOKUPS.labels(family.name, "hit").inc()
-            return entry["v"]
+            return entry["v"], others  # pyright: ignore[reportReturnType] -- decode_responses=True: Redis answers str, never bytes
     CACHE_LOOKUPS.labels(family.name, "miss").inc()
     value = load()
     if value is not None:
-        try:
-            entry = json.dumps({"e": epoch, "g": generation, "v": value}, separators=(",", ":"))
-            with store_call(STORE):
-                store.client.set(key, entry, ex=ttl)
-        except RedisError as error:
-            store.breaker.failed(error)
-    return value
+        _store(store, [(key, {"e": epoch, "g": generation, "v": value})], ttl)
+    return value, others  # pyright: ignore[reportReturnType] -- decode_responses=True: Redis answers str, never bytes
 
 
 def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> None:
