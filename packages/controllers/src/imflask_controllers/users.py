@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -127,26 +128,12 @@ class _Account(TypedDict):
     image: str | None
 
 
-def _account_json(user: UserRow | None) -> _Account | None:
-    if user is None:
-        return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "bio": user.bio,
-        "image": user.image,
-    }
+def _account_json(row: UserRow | None) -> _Account | None:
+    return None if row is None else _Account(**dataclasses.asdict(user_of(row)))
 
 
 def _account_of(account: _Account) -> User:
-    return User(
-        id=account["id"],
-        username=account["username"],
-        email=account["email"],
-        bio=account["bio"],
-        image=account["image"],
-    )
+    return User(**account)
 
 
 def user_by_id(ctx: Context, user_id: int) -> User | None:
