@@ -427,8 +427,7 @@ class SentinelServer(ServerProcess):
 
     def master_address(self) -> tuple[str, int]:
         """The master of ``service`` as this sentinel sees it now."""
-        # redis-py types the sentinel commands' answers loosely: this one is (host, port).
-        host, port = self.client().sentinel_get_master_addr_by_name(self.service)  # pyright: ignore[reportGeneralTypeIssues]
+        host, port = self.client().sentinel_get_master_addr_by_name(self.service)  # pyright: ignore[reportGeneralTypeIssues] -- a (host, port) pair, typed loosely
         return str(host), int(port)
 
     def knows(self, *, sentinels: int, replicas: int) -> bool:
