@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit import source as source_code
+
 ROOT = Path(__file__).resolve().parent.parent
 FLASK_FREE = tuple(
     ROOT / "packages" / name / "tests" for name in ("controllers", "models", "worker")
@@ -99,7 +101,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _web_imports(path: Path) -> list[str]:
     """Every import of the web stack in the module, at any depth (a function's too)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(source_code.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -12,6 +12,7 @@ import imflask_controllers
 from imflask_controllers import articles, background, caches, comments, lists, users
 from imflask_models.mongo import comments as comments_collection
 from imflask_models.redis import cache
+from testkit import source as source_code
 
 # The modules that carry out effects; every other controller module is a use case.
 # (``reads`` keeps a writer's commit position once the write commits: read-your-writes.)
@@ -35,7 +36,7 @@ def effect_leaks(source: str) -> list[str]:
     leaks = [match.group(0) for match in FORBIDDEN_IN_USE_CASES.finditer(source)]
     leaks += [
         node.value
-        for node in ast.walk(ast.parse(source))
+        for node in ast.walk(source_code.parse(source))
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and (JOB_NAME.match(node.value) or node.value == caches.POPULAR_TAGS)

@@ -24,6 +24,7 @@ from imflask_models.errors import DuplicateKey
 from imflask_models.mysql import migrate, schema
 from imflask_models.mysql.database import SqlDatabase
 from imflask_models.mysql.dialect import parse_sql_uri
+from testkit import source as source_code
 
 MODELS_SOURCE = Path(schema.__file__).parents[1]
 
@@ -332,7 +333,7 @@ def test_only_the_dialect_module_knows_which_driver_it_talks_to():
     for path in sorted(MODELS_SOURCE.rglob("*.py")):
         if path.name == "dialect.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in ast.walk(source_code.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):

@@ -16,6 +16,7 @@ from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import outbox
 from imflask_models.redis import jobs as queue
 from imflask_worker.run import check_entry_point, run_job
+from testkit import source as source_code
 
 PACKAGES = Path(__file__).resolve().parents[2]
 IMPORT_PATH = re.compile(r"imflask_\w+(\.\w+)+\.?")
@@ -71,7 +72,7 @@ def test_no_code_names_a_job_by_an_import_path_but_the_entry_point_and_the_legac
     # given every string constant of the packages' source that looks like an import path
     found = {}
     for path in sorted(PACKAGES.glob("*/src/**/*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(source_code.parse(path.read_text(), str(path))):
             text = node.value if isinstance(node, ast.Constant) else None
             if isinstance(text, str) and IMPORT_PATH.fullmatch(text):
                 found.setdefault(text, []).append(path.name)
