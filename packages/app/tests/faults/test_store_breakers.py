@@ -235,6 +235,7 @@ def test_with_mariadb_paused_requests_needing_it_get_a_quick_503(fault_app, serv
     with mariadb_server.paused():
         paused_at = time.monotonic()
         outcomes = run_load(send, threads=6, seconds=3.0)
+        me = http(base, "GET", "/api/user", headers=jake.headers)  # the account cached in Redis
     resumed_at = time.monotonic()
     recovery = first_ok_after(lambda: uncached_list(base, jake), resumed_at)
 
@@ -255,6 +256,8 @@ def test_with_mariadb_paused_requests_needing_it_get_a_quick_503(fault_app, serv
     assert by_status(others) == {200: len(others)}, summary(others)
     assert max(o.elapsed for o in others) <= 0.25, summary(others)
     assert recovery <= DEADLINE + RETRY_EVERY + SLACK
+    assert me.status == 200, me
+    assert me.body["user"]["username"] == "jake"
 
 
 def test_with_mariadb_killed_and_restarted_503s_are_quick_and_the_pool_recovers(
