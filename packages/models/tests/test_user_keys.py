@@ -54,3 +54,41 @@ def test_an_email_key_folds_case_and_width_but_not_look_alike_letters():
 def test_a_key_has_one_length_however_long_the_name_grows_when_normalized():
     # U+FDFA is one character that NFKC writes as eighteen
     assert len(username_key("\ufdfa" * 64)) == len(username_key("a")) == 64
+
+
+def test_backfilling_again_gives_keys_to_users_an_older_release_registered(ctx):
+    from imflask_models.errors import DuplicateKey
+    from imflask_models.mysql import users as users_table
+    from imflask_models.mysql.dialect import utcnow
+    from imflask_models.mysql.user_keys import backfill_keys
+
+    with ctx.stores.sql.connection() as conn:
+        users_table.insert_user(conn, username="bob", email="bob@x.test", password_hash="h")
+        # as the release before 0004 registered: the row alone
+        conn.execute(
+            "INSERT INTO users (username, email, password_hash, created_at, updated_at) "
+            "VALUES ('jake', 'jake@x.test', 'h', %(now)s, %(now)s)",
+            {"now": utcnow()},
+        )
+        users_table.insert_user(conn, username="JAKE", email="other@x.test", password_hash="h")
+    with ctx.stores.sql.transaction() as conn:
+        given = backfill_keys(conn)
+    with pytest.raises(DuplicateKey) as fourth, ctx.stores.sql.transaction() as conn:
+        users_table.insert_user(conn, username="Jake", email="new@x.test", password_hash="h")
+    with ctx.stores.sql.connection() as conn:
+        again = backfill_keys(conn)
+        keys = conn.all(
+            "SELECT u.username, k.username AS username_key FROM users u "
+            "JOIN user_keys k ON k.user_id = u.id ORDER BY u.id"
+        )
+
+    assert given == 1
+    assert again == 0
+    assert fourth.value.field == "username"
+    # JAKE registered (a look-alike the old release let in) before jake got keys: jake keeps
+    # the name, JAKE holds the key
+    assert keys == [
+        {"username": "bob", "username_key": username_key("bob")},
+        {"username": "jake", "username_key": None},
+        {"username": "JAKE", "username_key": username_key("jake")},
+    ]
