@@ -20,6 +20,17 @@ def test_a_merged_position_keeps_the_largest_seq_of_each_domain():
     assert replication.merge(None, "") is None
 
 
+def test_an_applied_position_includes_only_positions_no_further_in_any_domain():
+    applied = "0-1-42,1-5-7"
+
+    assert replication.includes(applied, "0-2-42")  # the server id does not matter
+    assert replication.includes(applied, "0-1-40,1-5-7")
+    assert replication.includes(applied, None)  # nothing to see
+    assert not replication.includes(applied, "0-1-43")
+    assert not replication.includes(applied, "0-1-1,2-1-1")  # a domain it never applied
+    assert not replication.includes(None, "0-1-1")
+
+
 def test_a_unit_of_work_notes_only_what_it_wrote_since_it_began():
     replication.begin_unit()
     replication.note("0-1-5")
@@ -44,6 +55,19 @@ def test_redis_merges_positions_so_racing_writers_never_move_one_back(ctx):
     assert positions.written_by(store, 7) == "0-1-10,1-2-3"
     assert positions.written_by(store, 8) is None
     assert 0 < store.client.ttl(positions.written_by_key(store, 7)) <= 30
+
+
+def test_a_position_merged_on_a_pipeline_costs_no_extra_round_trip(ctx):
+    store = ctx.stores.redis
+    key = store.key("test-position")
+    store.client.set(key, "0-1-10")
+    pipe = store.client.pipeline(transaction=False)
+    positions.merge_into(store, key, "0-1-9,1-2-3", ttl=30, pipe=pipe)
+
+    # redis-py sends a pipeline holding a registered script after a SCRIPT EXISTS of its own
+    assert not pipe.scripts
+    assert pipe.execute() == ["0-1-10,1-2-3"]
+    assert store.client.get(key) == "0-1-10,1-2-3"
 
 
 def test_a_bump_records_the_position_behind_it_for_the_next_loader(ctx):
