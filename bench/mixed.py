@@ -65,6 +65,8 @@ WRITE_KINDS = ("favorite", "new-article", "comment")
 READS_ONLY = (40 / 0.9, 30 / 0.9, 10 / 0.9, 10 / 0.9, 0, 0, 0)  # the mix's reads, to 100%
 DRAIN = 2.0  # seconds for a server to finish the requests of a wrk that has stopped
 NEVER_LIMITED = "100000000/60"  # the limiter still runs (its Redis round trip) but never trips
+# imflask_replica_reads_total{served_by="..."} of an instance's /metrics: where reads.read ran.
+REPLICA_READS = re.compile(r'^imflask_replica_reads_total\{served_by="([^"]+)"\} (\S+)$')
 # The statements each MariaDB of the cluster counts, reported per request (Com_*).
 MYSQL_COUNTERS = ("Questions", "Com_select", "Com_insert", "Com_update", "Com_delete",
                   "Com_commit", "Com_begin", "Com_show_slave_status", "Com_set_option")  # fmt: skip
@@ -310,8 +312,9 @@ class Cluster:
         return _cpu_by_session(parts)
 
     def counters(self) -> dict[str, int]:
-        """Commands run so far: Redis master's ``INFO commandstats`` calls (``redis:get``)
-        and each MariaDB's statement counters (``mysql-primary:select``)."""
+        """Commands run so far: Redis master's ``INFO commandstats`` calls (``redis:get``),
+        each MariaDB's statement counters (``mysql-primary:select``) and where the app's
+        replica-eligible reads ran (``reads:replica``, ``reads:primary-behind``...)."""
         found: dict[str, int] = {}
         client = redis.Redis.from_url(self.redis_url)
         try:
@@ -319,6 +322,14 @@ class Cluster:
                 found["redis:" + name.removeprefix("cmdstat_")] = int(stats["calls"])
         finally:
             client.close()
+        for node in self.topology.of_kind("app"):  # straight to each instance: all of its workers
+            url = f"http://{HOST}:{node.port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                for line in response.read().decode().splitlines():
+                    match = REPLICA_READS.match(line)
+                    if match:
+                        name = "reads:" + match.group(1)
+                        found[name] = found.get(name, 0) + int(float(match.group(2)))
         for node, uri in (
             ("mysql-primary", self.env["FLASK_MYSQL_URI"]),
             ("mysql-replica", self.env["FLASK_MYSQL_REPLICA_URI"].split(",")[0]),

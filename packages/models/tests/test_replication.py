@@ -6,10 +6,13 @@ MariaDB processes by the topology suite (packages/app/tests/topology/).
 
 from __future__ import annotations
 
+import re
 import threading
 
+from imflask_core.observability import metrics_text
 from imflask_models import replication
 from imflask_models.mysql.database import SqlDatabase
+from imflask_models.mysql.replicas import ReadReplicas
 from imflask_models.redis import cache, positions
 
 
@@ -104,3 +107,29 @@ def test_sqlite_never_asks_for_a_gtid(tmp_path):
 
     assert db.track_writes is False
     assert replication.written() is None
+
+
+def _replica_reads(served_by: str) -> float:
+    found = re.search(
+        rf'^imflask_replica_reads_total{{served_by="{served_by}"}} (\S+)$',
+        metrics_text().decode(),
+        re.MULTILINE,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_replica_eligible_reads_are_counted_by_where_they_ran(tmp_path):
+    primary = SqlDatabase(f"sqlite:///{tmp_path / 'primary.sqlite3'}")
+    replica = SqlDatabase(f"sqlite:///{tmp_path / 'replica.sqlite3'}")  # a stand-in: never behind
+    replicas = ReadReplicas(primary, [replica])
+    before = {where: _replica_reads(where) for where in ("replica", "primary-no-replica")}
+
+    on_replica = replicas.read(lambda conn: conn.scalar("SELECT 1"))
+    replica.breaker.failed(RuntimeError("the replica stopped answering"))
+    on_primary = replicas.read(lambda conn: conn.scalar("SELECT 2"))
+    primary.close()
+    replica.close()
+
+    assert (on_replica, on_primary) == (1, 2)
+    assert _replica_reads("replica") == before["replica"] + 1
+    assert _replica_reads("primary-no-replica") == before["primary-no-replica"] + 1

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from imflask_core.observability import REPLICA_READS
 from imflask_models import replication
 from imflask_models.errors import StoreUnavailable
 from imflask_models.mysql.database import SqlConnection, SqlDatabase
@@ -79,17 +80,23 @@ class ReadReplicas:
 
     def read(self, work: Callable[[SqlConnection], T], *, after: str | None = None) -> T:
         """``work(conn)`` on the first fit replica (see the module), else on the primary."""
+        served_by = "primary-no-replica"
         for replica in self._candidates():
             try:
                 with replica.connection() as conn:
                     if after and not self._has_applied(replica, conn, after):
+                        served_by = "primary-behind"
                         continue  # behind what this reader must see
-                    return work(conn)
+                    result = work(conn)
+                REPLICA_READS.labels("replica").inc()
+                return result
             except StoreUnavailable as error:  # its breaker is open now: skipped from here on
                 self._applied.pop(id(replica), None)  # it may come back rebuilt: ask again
                 log.info("replica %s skipped: %s", replica.name, error)
         with self.primary.connection() as conn:
-            return work(conn)
+            result = work(conn)
+        REPLICA_READS.labels(served_by).inc()
+        return result
 
     def status(self, replica: SqlDatabase) -> str:
         """``ok`` if ``replica`` answers and lags at most ``max_lag``, else ``degraded``;
