@@ -65,6 +65,11 @@ WRITE_KINDS = ("favorite", "new-article", "comment")
 READS_ONLY = (40 / 0.9, 30 / 0.9, 10 / 0.9, 10 / 0.9, 0, 0, 0)  # the mix's reads, to 100%
 DRAIN = 2.0  # seconds for a server to finish the requests of a wrk that has stopped
 NEVER_LIMITED = "100000000/60"  # the limiter still runs (its Redis round trip) but never trips
+# imflask_replica_reads_total{served_by="..."} of an instance's /metrics: where reads.read ran.
+REPLICA_READS = re.compile(r'^imflask_replica_reads_total\{served_by="([^"]+)"\} (\S+)$')
+# The statements each MariaDB of the cluster counts, reported per request (Com_*).
+MYSQL_COUNTERS = ("Questions", "Com_select", "Com_insert", "Com_update", "Com_delete",
+                  "Com_commit", "Com_begin", "Com_show_slave_status", "Com_set_option")  # fmt: skip
 APP_ENV = {
     "FLASK_LOG_LEVEL": "WARNING",
     "FLASK_RATE_LIMIT_AUTH": NEVER_LIMITED,
@@ -87,6 +92,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (instance)")
     parser.add_argument(
         "--rounds", type=int, default=1, help="(list, mixed) pairs: their ratios' median"
+    )
+    parser.add_argument(
+        "--cluster-gunicorn-workers", type=int, help="sync workers per cluster instance"
     )
     parser.add_argument("--json", type=Path, help="default: /tmp/imflask-mixed-<run>.json")
     args = parser.parse_args()
@@ -180,11 +188,16 @@ class Instance:
             yield f"http://{HOST}:{port}"
         self.sessions = None
 
-    def cpu_seconds(self) -> float | None:
+    def cpu_seconds(self) -> dict[str, float] | None:
         """CPU time used so far by the app's processes: gunicorn and its workers, the
         imflask-worker, this run's redis-server and embedded MongoDB-wire daemon (not the
         shared MariaDB)."""
-        return _cpu_seconds(self.sessions, str(self.workdir)) if self.sessions else None
+        if not self.sessions:
+            return None
+        return {"app": _cpu_seconds(self.sessions, str(self.workdir))}
+
+    def counters(self) -> None:
+        return None  # the MariaDB is shared: its counters are everyone's
 
     @contextlib.contextmanager
     def hello(self):
@@ -221,6 +234,8 @@ class Cluster:
         from imflask_cluster.cluster import Cluster as Topology
 
         command = [str(BIN / "imflask-cluster"), "up", str(self.folder)]
+        if self.args.cluster_gunicorn_workers:
+            command += ["--gunicorn-workers", str(self.args.cluster_gunicorn_workers)]
         for name, value in APP_ENV.items():
             command += ["--env", f"{name}={value}"]
         print(f"imflask-cluster up {self.folder} ...", flush=True)
@@ -285,8 +300,45 @@ class Cluster:
             _wait_for_ok(url + "/")
             yield url
 
-    def cpu_seconds(self) -> float | None:
-        return None  # many nodes of many kinds: measured on one instance only
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each part of the cluster: every node's session (a
+        gunicorn instance with its workers), summed by part (``app``, ``mysql-primary``,
+        ``mysql-replica``, ``redis``, ``sentinel``, ``mongo``, ``worker``, ``haproxy``)."""
+        parts = {
+            node.pid: node.name if node.kind == "mysql" else node.kind
+            for node in self.topology.nodes.values()
+            if node.pid
+        }
+        return _cpu_by_session(parts)
+
+    def counters(self) -> dict[str, int]:
+        """Commands run so far: Redis master's ``INFO commandstats`` calls (``redis:get``),
+        each MariaDB's statement counters (``mysql-primary:select``) and where the app's
+        replica-eligible reads ran (``reads:replica``, ``reads:primary-behind``...)."""
+        found: dict[str, int] = {}
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            for name, stats in client.info("commandstats").items():
+                found["redis:" + name.removeprefix("cmdstat_")] = int(stats["calls"])
+        finally:
+            client.close()
+        for node in self.topology.of_kind("app"):  # straight to each instance: all of its workers
+            url = f"http://{HOST}:{node.port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                for line in response.read().decode().splitlines():
+                    match = REPLICA_READS.match(line)
+                    if match:
+                        name = "reads:" + match.group(1)
+                        found[name] = found.get(name, 0) + int(float(match.group(2)))
+        for node, uri in (
+            ("mysql-primary", self.env["FLASK_MYSQL_URI"]),
+            ("mysql-replica", self.env["FLASK_MYSQL_REPLICA_URI"].split(",")[0]),
+        ):
+            with _mysql(uri) as conn, conn.cursor() as cursor:
+                cursor.execute("SHOW GLOBAL STATUS WHERE Variable_name IN %s", (MYSQL_COUNTERS,))
+                for name, value in cursor.fetchall():
+                    found[f"{node}:{name.removeprefix('Com_').lower()}"] = int(value)
+        return found
 
     def wait_for_replicas(self) -> None:
         """Until the replica has applied everything the primary wrote (the seeding)."""
@@ -375,6 +427,8 @@ def _round(listing: dict, mixed: dict) -> dict:
         "ratio": round(mixed["rps"] / listing["rps"], 3),
         "list_cpu_ms": listing.get("cpu_ms_per_request"),
         "mixed_cpu_ms": mixed.get("cpu_ms_per_request"),
+        "list_cpu_ms_by_part": listing.get("cpu_ms_per_request_by_part"),
+        "mixed_cpu_ms_by_part": mixed.get("cpu_ms_per_request_by_part"),
     }
 
 
@@ -386,9 +440,11 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
         _wrk_mixed(url, script.name, args.warmup, args.connections)
         time.sleep(DRAIN)  # the warm-up's last requests, answered to nobody
         with SetCounter(target.redis_url) as sets:
-            cpu_before = target.cpu_seconds()
+            cpu_before, counted_before = target.cpu_seconds(), target.counters()
             result = _wrk_mixed(url, script.name, args.duration, args.connections)
-        _add_cpu(result, cpu_before, target.cpu_seconds())  # with the drain: the last requests
+        # With the drain: the last requests.
+        _add_cpu(result, cpu_before, target.cpu_seconds())
+        _add_counters(result, counted_before, target.counters())
     # Every list request sent looks the cache up once, also the few (at most one per
     # connection) still in the server when wrk stopped: their SETs are counted too.
     lookups = result["kinds"]["list"]["sent"]
@@ -403,20 +459,51 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
 
 
 def _with_cpu(target, phase) -> dict:
-    before = target.cpu_seconds()
+    before, counted_before = target.cpu_seconds(), target.counters()
     result = phase()
     time.sleep(DRAIN)
     _add_cpu(result, before, target.cpu_seconds())
+    _add_counters(result, counted_before, target.counters())
     return result
 
 
-def _add_cpu(result: dict, before: float | None, after: float | None) -> None:
-    """The app's CPU time per request answered in the phase (None: not measured)."""
+def _add_cpu(result: dict, before: dict | None, after: dict | None) -> None:
+    """CPU time per request answered in the phase, in all and by part (None: not measured)."""
     answered = result["rps"] * result["seconds"]
     if before is None or after is None or not answered:
         result["cpu_ms_per_request"] = None
-    else:
-        result["cpu_ms_per_request"] = round(1000 * (after - before) / answered, 3)
+        return
+    parts = {
+        part: round(1000 * (after[part] - before.get(part, 0.0)) / answered, 3) for part in after
+    }
+    result["cpu_ms_per_request"] = round(sum(parts.values()), 3)
+    result["cpu_ms_per_request_by_part"] = parts
+
+
+def _add_counters(result: dict, before: dict | None, after: dict | None) -> None:
+    """Commands per request answered in the phase, the ones that moved (cluster only)."""
+    answered = result["rps"] * result["seconds"]
+    if before is None or after is None or not answered:
+        return
+    result["commands_per_request"] = {
+        name: round((count - before.get(name, 0)) / answered, 3)
+        for name, count in sorted(after.items())
+        if count - before.get(name, 0) > 0
+    }
+
+
+def _cpu_by_session(parts: dict[int, str]) -> dict[str, float]:
+    """utime + stime of every process in these sessions, summed by the part each names."""
+    ticks = dict.fromkeys(parts.values(), 0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        part = parts.get(int(fields[3]))
+        if part is not None:
+            ticks[part] += int(fields[11]) + int(fields[12])
+    return {part: count / os.sysconf("SC_CLK_TCK") for part, count in ticks.items()}
 
 
 def _cpu_seconds(sessions: set[int], marker: str) -> float:
@@ -673,9 +760,18 @@ def _say(name: str, r: dict) -> None:
     print(
         f"  {name:26} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
         f"  p99 {r['p99_ms']:7.2f} ms  non-2xx {r['non_2xx'] + r['errors']}"
-        + (f"  app CPU {cpu:.2f} ms/request" if cpu is not None else ""),
+        + (f"  CPU {cpu:.2f} ms/request" if cpu is not None else ""),
         flush=True,
     )
+    parts = r.get("cpu_ms_per_request_by_part", {})
+    if len(parts) > 1:
+        shares = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
+        print(f"    CPU ms/request by part: {shares}", flush=True)
+    commands = r.get("commands_per_request")
+    if commands:
+        print("    commands/request: "
+              + ", ".join(f"{name} {n:.2f}" for name, n in commands.items() if n >= 0.01),
+              flush=True)  # fmt: skip
 
 
 def print_target(name: str, r: dict) -> None:

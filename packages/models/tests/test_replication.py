@@ -6,10 +6,13 @@ MariaDB processes by the topology suite (packages/app/tests/topology/).
 
 from __future__ import annotations
 
+import re
 import threading
 
+from imflask_core.observability import metrics_text
 from imflask_models import replication
 from imflask_models.mysql.database import SqlDatabase
+from imflask_models.mysql.replicas import ReadReplicas
 from imflask_models.redis import cache, positions
 
 
@@ -18,6 +21,17 @@ def test_a_merged_position_keeps_the_largest_seq_of_each_domain():
 
     assert merged == "0-1-42,1-5-9,2-1-1"
     assert replication.merge(None, "") is None
+
+
+def test_an_applied_position_includes_only_positions_no_further_in_any_domain():
+    applied = "0-1-42,1-5-7"
+
+    assert replication.includes(applied, "0-2-42")  # the server id does not matter
+    assert replication.includes(applied, "0-1-40,1-5-7")
+    assert replication.includes(applied, None)  # nothing to see
+    assert not replication.includes(applied, "0-1-43")
+    assert not replication.includes(applied, "0-1-1,2-1-1")  # a domain it never applied
+    assert not replication.includes(None, "0-1-1")
 
 
 def test_a_unit_of_work_notes_only_what_it_wrote_since_it_began():
@@ -44,6 +58,19 @@ def test_redis_merges_positions_so_racing_writers_never_move_one_back(ctx):
     assert positions.written_by(store, 7) == "0-1-10,1-2-3"
     assert positions.written_by(store, 8) is None
     assert 0 < store.client.ttl(positions.written_by_key(store, 7)) <= 30
+
+
+def test_a_position_merged_on_a_pipeline_costs_no_extra_round_trip(ctx):
+    store = ctx.stores.redis
+    key = store.key("test-position")
+    store.client.set(key, "0-1-10")
+    pipe = store.client.pipeline(transaction=False)
+    positions.merge_into(store, key, "0-1-9,1-2-3", ttl=30, pipe=pipe)
+
+    # redis-py sends a pipeline holding a registered script after a SCRIPT EXISTS of its own
+    assert not pipe.scripts
+    assert pipe.execute() == ["0-1-10,1-2-3"]
+    assert store.client.get(key) == "0-1-10,1-2-3"
 
 
 def test_a_bump_records_the_position_behind_it_for_the_next_loader(ctx):
@@ -80,3 +107,29 @@ def test_sqlite_never_asks_for_a_gtid(tmp_path):
 
     assert db.track_writes is False
     assert replication.written() is None
+
+
+def _replica_reads(served_by: str) -> float:
+    found = re.search(
+        rf'^imflask_replica_reads_total{{served_by="{served_by}"}} (\S+)$',
+        metrics_text().decode(),
+        re.MULTILINE,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_replica_eligible_reads_are_counted_by_where_they_ran(tmp_path):
+    primary = SqlDatabase(f"sqlite:///{tmp_path / 'primary.sqlite3'}")
+    replica = SqlDatabase(f"sqlite:///{tmp_path / 'replica.sqlite3'}")  # a stand-in: never behind
+    replicas = ReadReplicas(primary, [replica])
+    before = {where: _replica_reads(where) for where in ("replica", "primary-no-replica")}
+
+    on_replica = replicas.read(lambda conn: conn.scalar("SELECT 1"))
+    replica.breaker.failed(RuntimeError("the replica stopped answering"))
+    on_primary = replicas.read(lambda conn: conn.scalar("SELECT 2"))
+    primary.close()
+    replica.close()
+
+    assert (on_replica, on_primary) == (1, 2)
+    assert _replica_reads("replica") == before["replica"] + 1
+    assert _replica_reads("primary-no-replica") == before["primary-no-replica"] + 1

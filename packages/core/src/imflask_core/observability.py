@@ -45,6 +45,12 @@ STORE_BREAKER_TRIPS = Counter(
     "imflask_store_breaker_trips_total", "Times a store's breaker opened (per process)", ["store"]
 )
 JOBS = Counter("imflask_jobs_total", "Background jobs run, by outcome", ["job", "outcome"])
+# Reads that may go to a MySQL replica, by where they ran: ``replica``, ``primary-behind``
+# (no fit replica had applied what the reader must see) or ``primary-no-replica`` (none
+# answered and lagged at most the max lag).
+REPLICA_READS = Counter(
+    "imflask_replica_reads_total", "Replica-eligible reads, by where they ran", ["served_by"]
+)
 # Cache-aside lookups by family and result (hit, miss): the list cache's hit rate.
 CACHE_LOOKUPS = Counter(
     "imflask_cache_lookups_total", "Cache lookups, by family and result", ["family", "result"]

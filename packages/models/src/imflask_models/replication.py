@@ -47,6 +47,15 @@ def merge(*positions: str | None) -> str | None:
     return ",".join(f"{d}-{server}-{seq}" for d, (server, seq) in sorted(merged.items()))
 
 
+def includes(applied: str | None, position: str | None) -> bool:
+    """Whether a server that has applied ``applied`` has applied ``position`` too (per
+    domain, a seq at least as large; a domain ``applied`` lacks is not included)."""
+    have = parse(applied)
+    return all(
+        domain in have and have[domain][1] >= seq for domain, (_, seq) in parse(position).items()
+    )
+
+
 def note(gtid: str | None) -> None:
     """A commit of this unit of work wrote at ``gtid`` (``SqlDatabase`` calls this)."""
     if gtid:

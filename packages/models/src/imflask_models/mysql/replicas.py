@@ -9,7 +9,9 @@ on a replica that
   per ``lag_check_every`` seconds per replica and process; a replica whose
   replication threads stopped counts as lagging), and
 - has applied ``after``, the position the reader must see (``MASTER_GTID_WAIT``
-  with a zero timeout: it answers at once),
+  with a zero timeout: it answers at once; the same query reads what the replica
+  has applied, ``@@gtid_slave_pos``, and for ``lag_check_every`` seconds a
+  position within that one needs no query: a replica never un-applies),
 
 trying the replicas in turn, and else on the primary. A replica that fails in
 the middle of ``work`` is given up for this read and ``work`` runs again on
@@ -26,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from imflask_core.observability import REPLICA_READS
+from imflask_models import replication
 from imflask_models.errors import StoreUnavailable
 from imflask_models.mysql.database import SqlConnection, SqlDatabase
 
@@ -34,7 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LAG = 10.0
 LAG_CHECK_EVERY = 1.0
-HAS_APPLIED = "SELECT MASTER_GTID_WAIT(%(position)s, 0) AS missing"
+HAS_APPLIED = "SELECT MASTER_GTID_WAIT(%(position)s, 0) AS missing, @@gtid_slave_pos AS applied"
 SHOW_REPLICA_STATUS = "SHOW SLAVE STATUS"
 # The privilege SHOW SLAVE STATUS needs (1227: access denied to this operation).
 _ACCESS_DENIED = {1227, 1142}
@@ -66,6 +70,8 @@ class ReadReplicas:
         self.max_lag = max_lag
         self.lag_check_every = lag_check_every
         self._lags = {id(replica): _Lag() for replica in replicas}
+        # What each replica had applied when last asked, and when (monotonic).
+        self._applied: dict[int, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
         self._turn = itertools.count()
 
@@ -74,16 +80,23 @@ class ReadReplicas:
 
     def read(self, work: Callable[[SqlConnection], T], *, after: str | None = None) -> T:
         """``work(conn)`` on the first fit replica (see the module), else on the primary."""
+        served_by = "primary-no-replica"
         for replica in self._candidates():
             try:
                 with replica.connection() as conn:
-                    if after and not _has_applied(conn, after):
+                    if after and not self._has_applied(replica, conn, after):
+                        served_by = "primary-behind"
                         continue  # behind what this reader must see
-                    return work(conn)
+                    result = work(conn)
+                REPLICA_READS.labels("replica").inc()
+                return result
             except StoreUnavailable as error:  # its breaker is open now: skipped from here on
+                self._applied.pop(id(replica), None)  # it may come back rebuilt: ask again
                 log.info("replica %s skipped: %s", replica.name, error)
         with self.primary.connection() as conn:
-            return work(conn)
+            result = work(conn)
+        REPLICA_READS.labels(served_by).inc()
+        return result
 
     def status(self, replica: SqlDatabase) -> str:
         """``ok`` if ``replica`` answers and lags at most ``max_lag``, else ``degraded``;
@@ -157,11 +170,19 @@ class ReadReplicas:
         lag.seconds = _seconds_behind(status)
         return lag
 
-
-def _has_applied(conn: SqlConnection, position: str) -> bool:
-    if not conn.dialect.replicates:  # a stand-in replica is the primary's own file
-        return True
-    return conn.scalar(HAS_APPLIED, {"position": position}) == 0
+    def _has_applied(self, replica: SqlDatabase, conn: SqlConnection, position: str) -> bool:
+        """Whether ``replica`` has applied ``position``: from what it said it had applied
+        less than ``lag_check_every`` ago, else asked (one query, which also reads that)."""
+        if not conn.dialect.replicates:  # a stand-in replica is the primary's own file
+            return True
+        applied, asked_at = self._applied.get(id(replica), (None, float("-inf")))
+        now = time.monotonic()
+        if now - asked_at < self.lag_check_every and replication.includes(applied, position):
+            return True
+        row = conn.one(HAS_APPLIED, {"position": position})
+        assert row is not None  # a SELECT of two values answers one row
+        self._applied[id(replica)] = (row["applied"], now)
+        return row["missing"] == 0
 
 
 def _seconds_behind(status: dict | None) -> float | None:

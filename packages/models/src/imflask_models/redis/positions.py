@@ -45,9 +45,16 @@ return value
 def merge_into(
     store: RedisStore, key: str, position: str, *, ttl: int, pipe: Pipeline | None = None
 ) -> None:
-    """Merge ``position`` into the one at ``key`` (queued on ``pipe`` if given)."""
+    """Merge ``position`` into the one at ``key`` (queued on ``pipe`` if given).
+
+    On a pipeline it is sent as EVAL, the script's text: redis-py sends a pipeline
+    holding a registered script with one more round trip first (SCRIPT EXISTS),
+    and a cache bump is such a pipeline after every write."""
+    if pipe is not None:
+        pipe.eval(MERGE_POSITION, 1, key, position, ttl)
+        return
     script = store.client.register_script(MERGE_POSITION)
-    script(keys=[key], args=[position, ttl], client=pipe if pipe is not None else store.client)
+    script(keys=[key], args=[position, ttl])
 
 
 def written_by_key(store: RedisStore, user_id: int) -> str:
