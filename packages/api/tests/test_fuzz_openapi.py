@@ -5,9 +5,12 @@ operation documents, and a body and headers that match the document.
 
 Each example is sent anonymously, or signed in as the author of a real article and
 comment, or as another reader; the path parameters are those real ones (a slug, a
-username, a comment id) or generated ones. Bounded: IMFLASK_FUZZ_EXAMPLES examples per
-operation (default 8) with no per-example deadline, derandomized so a failure reproduces;
-IMFLASK_FUZZ_SEED=<int> explores another corner (a nightly run can raise both).
+username, a comment id) or generated ones. Then sequences: schemathesis links the
+operations through what one answer hands the next (dependency analysis of the document)
+and walks them signed in. Bounded: IMFLASK_FUZZ_EXAMPLES examples per operation (30) and
+IMFLASK_FUZZ_SEQUENCES sequences of up to 8 steps (20), no per-example deadline,
+derandomized so a failure reproduces; IMFLASK_FUZZ_SEED=<int> explores another corner (a
+nightly run can raise all three).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from schemathesis.core.failures import FailureGroup
 from imflask_core.config import RateLimit
 
 EXAMPLES = int(os.environ.get("IMFLASK_FUZZ_EXAMPLES", "30"))
+SEQUENCES = int(os.environ.get("IMFLASK_FUZZ_SEQUENCES", "20"))
 SEED = os.environ.get("IMFLASK_FUZZ_SEED")
 CHECKS = [
     not_a_server_error,
@@ -121,11 +125,15 @@ def test_every_operation_answers_as_documented(fuzz_app, fuzz_schema):
     assert not failures, "\n\n".join(failures)
 
 
+def root_paths(schema) -> set[str]:
+    """The paths served at the app's root: schemathesis takes the document's servers
+    (/api) and skips a path's own (/)."""
+    return {path for path, item in schema.raw_schema["paths"].items() if "servers" in item}
+
+
 def fuzz(operation, client, world: list[World]) -> None:
     """Send ``EXAMPLES`` generated requests to ``operation``; raise what the checks find."""
-    # schemathesis takes the document's servers (/api) and skips a path's own (/).
-    root = "servers" in operation.schema.raw_schema["paths"][operation.path]
-    base_url = "http://localhost" if root else None
+    base_url = "http://localhost" if operation.path in root_paths(operation.schema) else None
     cases = st.one_of(
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
@@ -160,6 +168,34 @@ def fuzz(operation, client, world: list[World]) -> None:
     if SEED is not None:
         run = seed(int(SEED))(run)
     run()
+
+
+def test_sequences_linked_by_the_document_answer_as_documented(fuzz_app, fuzz_schema):
+    """Stateful: schemathesis links operations through what one answer gives the next
+    (an article's slug, a username, a comment id) and walks sequences of them."""
+    world = build_world(fuzz_app.test_client())
+    roots = root_paths(fuzz_schema)
+
+    class Sequences(fuzz_schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            kwargs = {"headers": {"Authorization": f"Token {world.author_token}"}}
+            if case.operation.path in roots:
+                kwargs["base_url"] = "http://localhost"
+            return kwargs
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    Sequences.run(
+        settings=settings(
+            max_examples=SEQUENCES,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=SEED is None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 # What the fuzzer found, kept as plain tests.
