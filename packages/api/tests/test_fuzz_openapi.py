@@ -15,6 +15,7 @@ nightly run can raise all three).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -175,6 +177,7 @@ def test_sequences_linked_by_the_document_answer_as_documented(fuzz_app, fuzz_sc
     (an article's slug, a username, a comment id) and walks sequences of them."""
     world = build_world(fuzz_app.test_client())
     roots = root_paths(fuzz_schema)
+    failures: list[str] = []
 
     class Sequences(fuzz_schema.as_state_machine()):
         def get_call_kwargs(self, case):
@@ -184,18 +187,29 @@ def test_sequences_linked_by_the_document_answer_as_documented(fuzz_app, fuzz_sc
             return kwargs
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+            try:
+                case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+            except FailureGroup as group:
+                failures.append(f"{case.operation.label}: {group}")
+                raise
 
-    Sequences.run(
-        settings=settings(
-            max_examples=SEQUENCES,
-            stateful_step_count=8,
-            deadline=None,
-            derandomize=SEED is None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
+    if SEED is not None:
+        seed(int(SEED))(Sequences)
+    # The stores remember every earlier sequence, so hypothesis replaying one (to shrink
+    # a failure, or along a prefix it knows) may see other answers and draw other steps:
+    # Flaky. What the checks found is recorded above, and that is the verdict.
+    with contextlib.suppress(Flaky):
+        Sequences.run(
+            settings=settings(
+                max_examples=SEQUENCES,
+                stateful_step_count=8,
+                deadline=None,
+                derandomize=SEED is None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
         )
-    )
+    assert not failures, "\n\n".join(failures)
 
 
 # What the fuzzer found, kept as plain tests.
