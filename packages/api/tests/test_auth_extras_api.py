@@ -130,3 +130,86 @@ def test_logout_leaves_other_tokens_working(client, sign_up):
     client.post("/api/auth/logout", headers=jake.headers)
 
     assert client.get("/api/user", headers={"Authorization": f"Token {other}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change", [{"password": "a brand new password"}, {"email": "jake@elsewhere.test"}]
+)
+def test_a_credential_change_revokes_every_earlier_token_on_every_instance(
+    app, client, make_app, sign_up, change
+):
+    jake = sign_up()
+    laptop = login(client, jake)
+    laptop_token = laptop.get_json()["user"]["token"]
+    laptop_cookie = cookie_value(refresh_cookie(laptop))
+    other_instance = make_app(secret_key=app.config["SECRET_KEY"]).test_client()
+
+    changed = other_instance.put("/api/user", json={"user": change}, headers=jake.headers)
+
+    assert changed.status_code == 200
+    fresh = changed.get_json()["user"]["token"]
+    assert fresh not in (jake.token, laptop_token)
+    for old in (jake.token, laptop_token):
+        me = client.get("/api/user", headers={"Authorization": f"Token {old}"})
+        assert me.status_code == 401
+        assert me.get_json() == {"errors": {"token": ["has been revoked"]}}
+    client.set_cookie("refresh_token", laptop_cookie, path="/api/auth")
+    refused = client.post("/api/auth/refresh")
+    assert refused.status_code == 401
+    assert refused.get_json() == {"errors": {"refresh token": ["was revoked; sign in again"]}}
+    assert client.get("/api/user", headers={"Authorization": f"Token {fresh}"}).status_code == 200
+
+
+def test_the_caller_of_a_password_change_gets_a_working_refresh_cookie(client, sign_up):
+    jake = sign_up()
+    login(client, jake)
+
+    changed = client.put(
+        "/api/user", json={"user": {"password": "a brand new password"}}, headers=jake.headers
+    )
+
+    client.set_cookie("refresh_token", cookie_value(refresh_cookie(changed)), path="/api/auth")
+    assert client.post("/api/auth/refresh").status_code == 200
+
+
+def test_a_profile_change_leaves_earlier_tokens_working(client, sign_up):
+    jake = sign_up()
+    cookie = cookie_value(refresh_cookie(login(client, jake)))
+
+    changed = client.put(
+        "/api/user", json={"user": {"bio": "I like to skateboard"}}, headers=jake.headers
+    )
+
+    assert changed.get_json()["user"]["token"] == jake.token
+    assert client.get("/api/user", headers=jake.headers).status_code == 200
+    client.set_cookie("refresh_token", cookie, path="/api/auth")
+    assert client.post("/api/auth/refresh").status_code == 200
+
+
+def test_a_taken_email_revokes_nothing(client, sign_up):
+    jake = sign_up()
+    sign_up("jane")
+
+    refused = client.put(
+        "/api/user", json={"user": {"email": "jane@conduit.test"}}, headers=jake.headers
+    )
+
+    assert refused.status_code == 422
+    assert client.get("/api/user", headers=jake.headers).status_code == 200
+
+
+def test_a_password_change_without_redis_is_503_and_changes_nothing(app, client, make_app, sign_up):
+    jake = sign_up()
+    no_redis = make_app(
+        secret_key=app.config["SECRET_KEY"],
+        redis_url="redis://127.0.0.1:1/0",
+        store_connect_timeout=0.5,
+    ).test_client()
+
+    refused = no_redis.put(
+        "/api/user", json={"user": {"password": "a brand new password"}}, headers=jake.headers
+    )
+
+    assert refused.status_code == 503
+    assert login(client, jake).status_code == 200
+    assert client.get("/api/user", headers=jake.headers).status_code == 200

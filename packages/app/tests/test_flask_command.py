@@ -6,6 +6,7 @@ developer's ``instance/`` or ``.env``), in development unless it says otherwise.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -209,3 +210,51 @@ def _get_when_listening(url: str, server: subprocess.Popen) -> dict:
         except urllib.error.URLError:
             time.sleep(0.1)
     raise AssertionError(f"nothing answered at {url}")
+
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.c2lnbmF0dXJlLW9mLWEtdG9rZW4"
+FORGED = "2026-01-01 00:00:00,000 INFO imflask [-] forged"
+FORGED_IN_URL = FORGED.replace(" ", "%20")
+
+
+def test_the_dev_servers_log_keeps_tokens_out_and_one_line_per_record(instance, store_uris):
+    # given flask run in development on this run's stores
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = flask_env(instance, **{**store_uris.environment(), "FLASK_CONFIG": "development"})
+    server = subprocess.Popen(
+        [str(FLASK), "run", "--port", str(port)],
+        cwd=instance.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _get_when_listening(f"http://127.0.0.1:{port}/healthz", server)
+
+        # when tokens come in query strings and a path carries a forged line
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for target in (
+            f"/api/tags?access_token={JWT}&limit=5",
+            f"/api/tags?t={JWT}",
+            "/api/tags?api_key=not-a-jwt-secret&sig=s3cr3t&tag=dragons",
+            f"/nowhere%0a{FORGED_IN_URL}%0d%1b[2J",
+        ):
+            connection.request("GET", target)
+            connection.getresponse().read()
+        connection.close()
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+
+    # then no token is in the log, harmless parameters are, and each record is one line
+    for secret in (JWT, "not-a-jwt-secret", "s3cr3t"):
+        assert secret not in stderr
+    assert "access_token=[redacted]&limit=5" in stderr
+    assert "api_key=[redacted]&sig=[redacted]&tag=dragons" in stderr
+    assert "\x1b" not in stderr  # werkzeug's colours too
+    lines = stderr.splitlines()
+    assert not [line for line in lines if line.startswith(FORGED)]
+    assert any(f"GET /nowhere\\x0a{FORGED}\\x0d\\x1b[2J 404" in line for line in lines), stderr

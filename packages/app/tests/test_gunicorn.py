@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.bodies import post_body, registration
+
 ROOT = Path(__file__).resolve().parents[3]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
@@ -308,3 +310,40 @@ def test_a_reload_keeps_answering_while_new_workers_import_the_app(
     assert old_workers_gone
     assert Counter(outcome for _, outcome, _ in load.results).keys() == {"200"}
     assert max(latency for latency, _, _ in load.results) < 2.0
+
+
+# --- request bodies: the limit holds however they are framed -------------------------------
+
+
+def test_gunicorn_answers_413_to_every_body_over_the_limit_however_framed(
+    app, store_uris, tmp_path, control_socket
+):
+    # given gunicorn with the project's settings and the default 1 MiB limit
+    port = _free_port()
+    server = _start_gunicorn(
+        _signal_test_env(store_uris, tmp_path, port, workers=1), control_socket
+    )
+    limit = 1024 * 1024
+    sizes = (32 * limit, 3 * limit, limit + 1, limit, limit // 2)
+    outcomes: dict[tuple[int, bool], object] = {}
+    try:
+        _wait_for_health(port)
+
+        # when registrations over, at and under the limit are sent in chunks and with a length
+        # by a client that reads the answer only once it has sent the whole body
+        for size in sizes:
+            for chunked in (True, False):
+                body = registration(f"u{size}{'c' if chunked else 'l'}", size=size)
+                try:
+                    outcomes[size, chunked] = post_body(
+                        f"http://127.0.0.1:{port}", "/api/users", body, chunked=chunked
+                    )[0]
+                except OSError as error:  # a broken pipe: gunicorn stopped reading and closed
+                    outcomes[size, chunked] = repr(error)
+    finally:
+        _stop(server)
+
+    # then over the limit is a 413 the client reads, whatever the framing; the rest is read whole
+    assert outcomes == {
+        (size, chunked): 413 if size > limit else 201 for size in sizes for chunked in (True, False)
+    }

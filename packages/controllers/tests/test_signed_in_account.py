@@ -26,13 +26,13 @@ def test_the_next_authentication_after_an_account_change_sees_the_change(ctx):
     registered = register(ctx)
     before = users.authenticate(ctx, registered.token).user  # now cached
 
-    users.update_user(
+    changed = users.update_user(
         ctx,
         user=before,
         token=registered.token,
         changes={"username": "jacob", "email": "jacob@example.org", "bio": "new"},
     )
-    after = users.authenticate(ctx, registered.token).user
+    after = users.authenticate(ctx, changed.token).user  # a new email: a fresh token
 
     assert (after.id, after.username, after.email, after.bio) == (
         registered.id,

@@ -147,7 +147,7 @@ def test_a_token_signed_with_another_secret_is_refused(ctx):
     assert raised.value.errors == {"token": ["is invalid"]}
 
 
-def test_updating_the_email_normalises_it_and_keeps_the_token(ctx):
+def test_updating_the_email_normalises_it_and_replaces_the_token(ctx):
     registered = register(ctx)
     user = users.authenticate(ctx, registered.token).user
 
@@ -156,7 +156,21 @@ def test_updating_the_email_normalises_it_and_keeps_the_token(ctx):
     )
 
     assert updated.email == "new@jake.jake"
+    assert users.authenticate(ctx, updated.token).user.email == "new@jake.jake"
+    with pytest.raises(Unauthenticated, match="revoked"):
+        users.authenticate(ctx, registered.token)
+
+
+def test_the_same_email_in_other_letters_keeps_the_token(ctx):
+    registered = register(ctx)
+    user = users.authenticate(ctx, registered.token).user
+
+    updated = users.update_user(
+        ctx, user=user, token=registered.token, changes={"email": user.email.upper()}
+    )
+
     assert updated.token == registered.token
+    assert users.authenticate(ctx, registered.token).user == user
 
 
 def test_a_token_remembered_as_valid_still_expires(ctx, monkeypatch):

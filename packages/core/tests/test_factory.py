@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from flask import Flask
 
@@ -150,3 +153,42 @@ def test_cors_answers_only_configured_origins(tmp_path):
     assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
     assert "Origin" in allowed.headers["Vary"]
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+# Log lines: one record, one line, whatever a request carries
+
+FORGED = "2026-01-01 00:00:00,000 INFO imflask [-] forged"
+
+
+def _raise_forged() -> None:
+    raise RuntimeError(f"bad input\n{FORGED}")
+
+
+def test_a_path_with_control_characters_cannot_forge_a_text_log_line(tmp_path, capsys):
+    # given the text log (development's), and a route whose error message carries a newline
+    app = make(tmp_path, FLASK_LOG_JSON="0", FLASK_LOG_LEVEL="INFO")
+    app.add_url_rule("/forge", "forge", _raise_forged)
+    client = app.test_client()
+
+    # when paths carry a newline, a carriage return, an escape and a line separator
+    client.get(f"/x%0a{FORGED}%0d%1b[2J%E2%80%A8end")
+    client.get("/forge")
+
+    # then each record starts its own line; what it carries is escaped, a traceback indented
+    lines = capsys.readouterr().err.splitlines()
+    assert not [line for line in lines if line.startswith(FORGED)]
+    records = [line for line in lines if not line.startswith(" ")]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ", r) for r in records)
+    request_line = next(line for line in records if "GET /x" in line)
+    assert f"GET /x\\x0a{FORGED}\\x0d\\x1b[2J\\u2028end 404 " in request_line
+    assert any(line.startswith(" ") and FORGED in line for line in lines)  # the traceback's
+
+
+def test_every_json_log_line_is_one_object_holding_the_path_as_sent(tmp_path, capsys):
+    client = make(tmp_path, FLASK_LOG_JSON="1", FLASK_LOG_LEVEL="INFO").test_client()
+
+    client.get(f"/x%0a{FORGED}%0d%E2%80%A8end")
+
+    lines = capsys.readouterr().err.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["path"] for r in records if "path" in r] == [f"/x\n{FORGED}\r\u2028end"]

@@ -1,4 +1,5 @@
-"""Redis Sentinel: a logout while the replica lags, then the master SIGKILLed.
+"""Redis Sentinel: a logout or a password change while the replica lags, then the master
+SIGKILLed.
 
 The failover scenarios run on an imflask-cluster of their own
 (packages/cluster/tests/test_failover_topology.py). This one stays on
@@ -122,3 +123,47 @@ def test_a_logout_is_acknowledged_only_once_a_replica_has_it_so_a_failover_keeps
     # and the user can log out for real now that the new master answers
     assert log_out(a, tokens[0]).status == 204
     assert whoami(a, tokens[0]).status == 401
+
+
+def change_password(base_url: str, token: str, password: str) -> Outcome:
+    return http(
+        base_url,
+        "PUT",
+        "/api/user",
+        json={"user": {"password": password}},
+        headers={"Authorization": f"Token {token}"},
+    )
+
+
+def log_in(base_url: str, password: str) -> Outcome:
+    user = {"email": "jake@example.org", "password": password}
+    return http(base_url, "POST", "/api/users/login", json={"user": user})
+
+
+def test_a_password_change_is_acknowledged_only_once_a_replica_has_its_revocation(
+    sentinel_app, sentinel_set, serve
+):
+    # given an instance, and a replica that lags (as above)
+    a = serve(sentinel_app())
+    jake = sign_up(a, "jake")
+    master = sentinel_set.master.client()
+    sentinel_set.replica.pause()
+    try:
+        for i in range(32):
+            master.set(f"lag:{i}", b"x" * 1_000_000)
+        # when jake changes his password while the replica lags, and then the master dies
+        lagging = change_password(a, jake.token, "a new password")
+        sentinel_set.master.kill()
+    finally:
+        sentinel_set.replica.resume()
+    sentinel_set.wait_for_new_master(sentinel_set.master)
+
+    # then the change was refused and not applied: the old password still signs in
+    assert lagging.status == 503
+    assert until(lambda: log_in(a, "password1").status == 200, 10) >= 0
+    assert log_in(a, "a new password").status == 401
+    # and once the new master answers, the change voids the old token there
+    changed = change_password(a, jake.token, "a new password")
+    assert changed.status == 200
+    assert whoami(a, jake.token).status == 401
+    assert whoami(a, changed.body["user"]["token"]).status == 200

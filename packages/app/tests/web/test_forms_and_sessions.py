@@ -188,6 +188,7 @@ def test_a_new_password_signs_out_every_other_browser(app, alice):
             "username": "alice",
             "email": "alice@example.com",
             "password": "a brand new password",
+            "current_password": PASSWORD,
             "csrf_token": session_of(here)["csrf"],
         },
     )
@@ -196,6 +197,47 @@ def test_a_new_password_signs_out_every_other_browser(app, alice):
     assert here.get("/settings").status_code == 200
     assert elsewhere.get("/settings").status_code == 302
     assert "uid" not in session_of(elsewhere)
+
+
+def save_settings(client, **fields: str):
+    """Alice's settings form, signed in, with ``fields`` over what it shows."""
+    sign_in(client, "alice")
+    form = {"username": "alice", "email": "alice@example.com", **fields}
+    return client.post("/settings", data={**form, "csrf_token": session_of(client)["csrf"]})
+
+
+@pytest.mark.parametrize(
+    ("change", "current", "message"),
+    [
+        ({"password": "a brand new password"}, "", "Current password can&#39;t be blank"),
+        ({"password": "a brand new password"}, "not my password", "Current password is wrong"),
+        ({"email": "alice@elsewhere.test"}, "", "Current password can&#39;t be blank"),
+        ({"email": "alice@elsewhere.test"}, "not my password", "Current password is wrong"),
+    ],
+)
+def test_a_new_email_or_password_from_the_pages_needs_the_current_password(
+    client, ctx, alice, change, current, message
+):
+    response = save_settings(client, **change, current_password=current)
+
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert users.user_by_id(ctx, alice.id).email == "alice@example.com"
+    assert users.log_in(ctx, email="alice@example.com", password=PASSWORD, client_ip="test")
+
+
+def test_a_new_email_from_the_pages_with_the_current_password_is_saved(client, ctx, alice):
+    response = save_settings(client, email="alice@elsewhere.test", current_password=PASSWORD)
+
+    assert response.status_code == 302
+    assert users.user_by_id(ctx, alice.id).email == "alice@elsewhere.test"
+
+
+def test_a_bio_change_from_the_pages_needs_no_current_password(client, ctx, alice):
+    response = save_settings(client, email="ALICE@example.com", bio="I like dragons")
+
+    assert response.status_code == 302
+    assert users.user_by_id(ctx, alice.id).bio == "I like dragons"
 
 
 def test_a_signed_out_visitor_is_sent_to_sign_in_and_then_back(client, alice):

@@ -3,7 +3,9 @@ and the browser sessions of the web pages: who they belong to, and their revocat
 
 The RealWorld access token stays a short-lived JWT; a refresh token (an opaque
 random string, kept only as a hash in Redis) lets a browser get a new one.
-Each refresh token works once; presenting a used one revokes its family.
+Each refresh token works once; presenting a used one revokes its family. A change
+of password or email voids every refresh token issued before it (see
+``users.update_user``), and ``update_account`` hands the caller a new one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +59,9 @@ def refresh(ctx: Context, *, refresh_token: str) -> Refreshed:
         raise Unauthenticated("refresh token", "was already used; sign in again")
     if auth_tokens.refresh_family_revoked(ctx.stores.redis, record.family):
         raise Unauthenticated("refresh token", "was revoked; sign in again")
+    void_before = auth_tokens.tokens_void_before(ctx.stores.redis, record.user_id)
+    if void_before is not None and record.issued_at <= void_before:
+        raise Unauthenticated("refresh token", "was revoked; sign in again")
     with ctx.stores.sql.connection() as conn:
         user = users_table.user_by_id(conn, record.user_id)
     if user is None:
@@ -64,6 +70,29 @@ def refresh(ctx: Context, *, refresh_token: str) -> Refreshed:
         user=users.with_new_access_token(ctx, users.user_of(user)),
         refresh_token=_issue(ctx, user.id, family=record.family),
     )
+
+
+@dataclass(frozen=True)
+class AccountUpdate:
+    user: AuthenticatedUser
+    refresh_token: str | None  # a new session's, when the change voided the old ones
+
+
+def update_account(
+    ctx: Context,
+    *,
+    user: User,
+    token: str,
+    changes: dict[str, str | None],
+    current_password: str | None = None,
+) -> AccountUpdate:
+    """``users.update_user``; a new password or email also starts a new session for the
+    caller, since it voided every refresh token issued before it."""
+    updated = users.update_user(
+        ctx, user=user, token=token, changes=changes, current_password=current_password
+    )
+    renewed = users.changes_credentials(user, changes)
+    return AccountUpdate(updated, start_session(ctx, user.id) if renewed else None)
 
 
 def log_out(ctx: Context, *, access: AccessClaims | None, refresh_token: str | None) -> None:
@@ -145,6 +174,11 @@ def _fingerprint(ctx: Context, row: UserRow) -> str:
 def _issue(ctx: Context, user_id: int, *, family: str) -> str:
     token = secrets.token_urlsafe(32)
     auth_tokens.save_refresh_token(
-        ctx.stores.redis, token, user_id=user_id, family=family, ttl=ctx.settings.refresh_token_ttl
+        ctx.stores.redis,
+        token,
+        user_id=user_id,
+        family=family,
+        issued_at=time.time(),
+        ttl=ctx.settings.refresh_token_ttl,
     )
     return token

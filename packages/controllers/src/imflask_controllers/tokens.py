@@ -19,6 +19,7 @@ ACCESS = "access"
 class AccessClaims:
     user_id: int
     token_id: str
+    issued_at: float  # seconds since the epoch, to the microsecond (see mint_access_token)
     expires_at: datetime
 
 
@@ -28,7 +29,9 @@ def mint_access_token(*, secret: str, user_id: int, ttl_seconds: int) -> str:
         "sub": str(user_id),
         "typ": ACCESS,
         "jti": uuid.uuid4().hex,
-        "iat": now,
+        # Not whole seconds (JWT allows a fraction): a change of password voids the
+        # tokens issued before it, and the fresh one it hands out may share the second.
+        "iat": now.timestamp(),
         "exp": now + timedelta(seconds=ttl_seconds),
     }
     # PyJWT types ``key`` with cryptography's key classes, which are not installed (HS256).
@@ -64,5 +67,6 @@ def _verified_claims(token: str, secret: str) -> AccessClaims:
     return AccessClaims(
         user_id=int(claims["sub"]),
         token_id=str(claims["jti"]),
+        issued_at=float(claims["iat"]),
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
     )

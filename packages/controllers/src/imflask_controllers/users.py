@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import TypedDict
@@ -93,13 +94,15 @@ class Identity:
 def authenticate(ctx: Context, token: str) -> Identity:
     """The user an access token belongs to; ``Unauthenticated`` if there is none.
 
-    A revoked token (logged out) is refused. If Redis cannot say whether it
-    is revoked, the token is accepted: it expires soon anyway, and an outage of
-    the token store must not sign everyone out.
+    A revoked token is refused: logged out, or issued before the user's last change
+    of password or email. If Redis cannot say whether it is revoked, the token is
+    accepted: it expires soon anyway, and an outage of the token store must not sign
+    everyone out.
 
-    One Redis round trip on a signed-in request: the token's revocation mark and
-    the user's cached account, which a change of the account invalidates
-    (``effects.user_changed``); MySQL is read only when the account is not cached.
+    One Redis round trip on a signed-in request: the token's revocation mark, the
+    user's "void before" mark and the user's cached account, which a change of the
+    account invalidates (``effects.user_changed``); MySQL is read only when the
+    account is not cached.
     """
     claims = tokens.read_access_token(token, secret=ctx.settings.secret_key)
 
@@ -107,11 +110,15 @@ def authenticate(ctx: Context, token: str) -> Identity:
         with ctx.stores.sql.connection() as conn:
             return _account_json(users_table.user_by_id(conn, claims.user_id))
 
-    revocation = auth_tokens.revoked_access_token_key(ctx.stores.redis, claims.token_id)
-    account, marks = caches.signed_in_user(ctx, claims.user_id, load, alongside=[revocation])
+    redis = ctx.stores.redis
+    revocation = auth_tokens.revoked_access_token_key(redis, claims.token_id)
+    void_before = auth_tokens.tokens_void_before_key(redis, claims.user_id)
+    account, marks = caches.signed_in_user(
+        ctx, claims.user_id, load, alongside=[revocation, void_before]
+    )
     if marks is None:
         log.warning("token revocation not checked: redis did not answer")
-    elif marks[0] is not None:
+    elif marks[0] is not None or not _issued_after(claims.issued_at, marks[1]):
         raise Unauthenticated("token", "has been revoked")
     if account is None:
         raise Unauthenticated("token", "belongs to no user")
@@ -126,6 +133,11 @@ class _Account(TypedDict):
     email: str
     bio: str | None
     image: str | None
+
+
+def _issued_after(issued_at: float, void_before: str | None) -> bool:
+    """Whether a token issued at ``issued_at`` outlived the user's "void before" mark."""
+    return void_before is None or issued_at > float(void_before)
 
 
 def _account_json(row: UserRow | None) -> _Account | None:
@@ -150,9 +162,28 @@ def current_user(*, user: User, token: str) -> AuthenticatedUser:
 
 @limits.write_limited(by="user")
 def update_user(
-    ctx: Context, *, user: User, token: str, changes: dict[str, str | None]
+    ctx: Context,
+    *,
+    user: User,
+    token: str,
+    changes: dict[str, str | None],
+    current_password: str | None = None,
 ) -> AuthenticatedUser:
-    """Change the given fields of the signed-in user; a new password is hashed first."""
+    """Change the given fields of the signed-in user; a new password is hashed first.
+
+    A new password or email voids every access and refresh token issued before
+    it, on every instance, and the answer carries a fresh access token instead of
+    ``token``. The mark is written (and confirmed by a Redis replica) inside the
+    transaction, after the UPDATE: a taken email (422) voids nothing, and if Redis
+    cannot take the mark (503) nothing changes.
+
+    ``current_password``: a web session must send it to change the password or the
+    email (``Invalid`` if wrong); None (the API, signed in by access token) skips
+    that check.
+    """
+    credentials = changes_credentials(user, changes)
+    if credentials and current_password is not None:
+        _check_current_password(ctx, user.id, current_password)
     columns: dict[str, str | None] = {}
     for field, value in changes.items():
         if field == "password":
@@ -166,6 +197,8 @@ def update_user(
 
     def write(conn: SqlConnection) -> tuple[UserRow | None, list[str]]:
         users_table.update_user(conn, user.id, columns)
+        if credentials:
+            _void_tokens_issued_until_now(ctx, user.id)
         return users_table.user_by_id(conn, user.id), articles_table.slugs_by_author(conn, user.id)
 
     try:
@@ -177,7 +210,34 @@ def update_user(
     effects.user_changed(
         ctx, user_id=user.id, usernames=[user.username, updated.username], slugs=their_slugs
     )
+    if credentials:
+        return _authenticated(ctx, user_of(updated))
     return _as_authenticated(user_of(updated), token)
+
+
+def changes_credentials(user: User, changes: dict[str, str | None]) -> bool:
+    """Whether ``changes`` sets a password or an email other than the user's."""
+    email = changes.get("email")
+    return "password" in changes or (email is not None and normalize_email(email) != user.email)
+
+
+def _check_current_password(ctx: Context, user_id: int, current_password: str) -> None:
+    with ctx.stores.sql.connection() as conn:
+        row = users_table.user_by_id(conn, user_id)
+    if row is None:
+        raise NotFound("user")
+    if not _password_matches(ctx.passwords, row.password_hash, current_password):
+        raise Invalid("current password", "is wrong" if current_password else "can't be blank")
+
+
+def _void_tokens_issued_until_now(ctx: Context, user_id: int) -> None:
+    settings = ctx.settings
+    auth_tokens.void_tokens_before(
+        ctx.stores.redis,
+        user_id,
+        moment=time.time(),
+        ttl=max(settings.access_token_ttl, settings.refresh_token_ttl) + 1,
+    )
 
 
 def normalize_email(email: str) -> str:

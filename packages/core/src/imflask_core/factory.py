@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from imflask_core.body_limit import register_body_limit
 from imflask_core.config import Settings
 from imflask_core.errors import StoreUnavailable, TransactionConflict
 from imflask_core.observability import (
@@ -62,6 +63,7 @@ def create_flask_app(
     """
     app = Flask(import_name, instance_path=str(settings.instance_path))
     register_config(app, settings)
+    register_body_limit(app)
     register_request_id(app)
     register_logging(app, settings)
     register_metrics(app, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -121,12 +122,68 @@ class JsonFormatter(logging.Formatter):
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
+# C0 and C1 controls, DEL and Unicode's line and paragraph separators, as their escapes: a
+# path, header or message carrying them cannot end a log line or drive a terminal.
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL_ESCAPES |= {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: every control character written as its ``\\xNN`` escape."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+class TextFormatter(logging.Formatter):
+    """HUMAN_FORMAT, a record per line: what the record carries is escaped, and the lines of
+    a traceback are indented, so only a record's own first line starts at the margin."""
+
+    def __init__(self) -> None:
+        super().__init__(HUMAN_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = escape_controls(self.formatMessage(record))
+        if record.exc_info:
+            text += "\n" + _indented(self.formatException(record.exc_info))
+        elif record.exc_text:
+            text += "\n" + _indented(record.exc_text)
+        if record.stack_info:
+            text += "\n" + _indented(self.formatStack(record.stack_info))
+        return text
+
+
+def _indented(text: str) -> str:
+    return "\n".join("    " + escape_controls(line) for line in text.splitlines())
+
+
+# werkzeug's request log (``flask run``): query values that may be credentials, and colours.
+_SECRET_QUERY_VALUE = re.compile(
+    r"(?i)([?&;][^=&;\s\"]*(?:token|key|secret|passw|auth|session|sig|code|jwt|credential)"
+    r"[^=&;\s\"]*=)[^&;\s\"]*"
+)
+_JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")  # a JSON Web Token under any name
+_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+REDACTED = "[redacted]"
+
+
+class DevServerLogFilter(logging.Filter):
+    """werkzeug's log lines without secrets from query strings and without ANSI colours
+    (the text formatter would print them escaped). IMFlask's own request line never has
+    the query string: it logs ``request.path``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _ANSI_STYLE.sub("", record.getMessage())
+        message = _SECRET_QUERY_VALUE.sub(rf"\g<1>{REDACTED}", message)
+        record.msg, record.args = _JWT.sub(REDACTED, message), None
+        return True
+
 
 def configure_logging(level: str, *, json_lines: bool) -> None:
     """IMFlask's loggers at ``level`` in JSON or human form; libraries at WARNING."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(HUMAN_FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     for name in ("imflask", "imflask_models", "imflask_controllers", "imflask_worker"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
@@ -136,3 +193,6 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     if not root.handlers:
         root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    dev_server = logging.getLogger("werkzeug")
+    if not any(isinstance(f, DevServerLogFilter) for f in dev_server.filters):
+        dev_server.addFilter(DevServerLogFilter())

@@ -85,18 +85,28 @@ def get_current_user():
 
 @users.put("/user")
 @auth_required
-@operation(TAG, "UpdateCurrentUser", answers=(200, UserResponse))
+@operation(
+    TAG,
+    "UpdateCurrentUser",
+    answers=Answer(
+        200, UserResponse, "The user; after a new password or email, a fresh token.", SET_COOKIE
+    ),
+)
 @body(UpdateUser, "user")
 def update_current_user(data: UpdateUser):
     """Update current user
 
     Change the signed-in user's email, username, password, bio or image. At least one
     field is required; only the fields sent change. `bio` and `image` may be null.
+    A new password or email revokes every access and refresh token issued before it
+    (they get 401): the answer carries a fresh access token, and sets a new
+    refresh-token cookie (when Redis answers). Without Redis such a change is 503 and
+    nothing changes.
     """
     if not data.model_fields_set:
         raise RequestInvalid({"user": ["must have at least one field to update"]})
     identity = require_identity()
-    user = accounts.update_user(
+    updated = sessions.update_account(
         context(), user=identity.user, token=identity.token, changes=data.changes()
     )
-    return user_json(user)
+    return with_refresh_cookie(user_json(updated.user), 200, updated.refresh_token)

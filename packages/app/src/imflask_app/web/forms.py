@@ -19,7 +19,7 @@ from imflask_api.schemas import LoginUser, NewComment, NewUser, UpdateUser
 from imflask_controllers.errors import DomainError, Invalid, RateLimited
 
 M = TypeVar("M", bound=BaseModel)
-FORM_NAMES = {"tagList": "tags"}  # schema field -> form field
+FORM_NAMES = {"tagList": "tags", "current password": "current_password"}  # error -> form field
 
 
 class FormInvalid(Exception):
@@ -93,6 +93,11 @@ def settings_form() -> UpdateUser:
     if request.form.get("password"):
         values["password"] = request.form["password"]
     return validate(UpdateUser, values)
+
+
+def current_password() -> str:
+    """What the settings form sent as the current password ("" when left empty)."""
+    return request.form.get("current_password", "")
 
 
 def article_form(schema: type[M]) -> M:

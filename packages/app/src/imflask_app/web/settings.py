@@ -1,4 +1,8 @@
-"""Your settings: picture, name, bio, email, password."""
+"""Your settings: picture, name, bio, email, password.
+
+A new email or password needs the current password too: a session cookie is
+easier to borrow (an unlocked browser) than an account's password.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,12 @@ def settings_submit():
     """Update the profile; the session is renewed (a new password ends every other one)."""
     user = require_user()
     data = forms.settings_form()
-    updated = accounts.update_user(context(), user=user, token="", changes=data.changes())
+    updated = accounts.update_user(
+        context(),
+        user=user,
+        token="",
+        changes=data.changes(),
+        current_password=forms.current_password(),
+    )
     sign_in(updated.id)
     return redirect(url_for("web.profile", username=updated.username))

@@ -66,6 +66,16 @@ web.add_app_template_filter(render_markdown, "markdown")
 web.add_app_template_filter(display_date, "date")
 
 
+@web.after_app_request
+def html_security_policy(response: Response) -> Response:
+    """Every HTML answer of the app carries the pages' policy, not only the web blueprint's:
+    redirects, the site-wide 404 and 405 pages, error pages of any status and blueprint.
+    A view's own policy (the API docs page's, say) is kept."""
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
 @web.after_request
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
