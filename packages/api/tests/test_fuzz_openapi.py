@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from schemathesis import GenerationMode
@@ -133,6 +133,14 @@ def root_paths(schema) -> set[str]:
     return {path for path, item in schema.raw_schema["paths"].items() if "servers" in item}
 
 
+def shadowed(case) -> bool:
+    """Whether the case's path is another operation's fixed path: ``/articles/{slug}``
+    with the slug ``feed`` is ``/articles/feed``, which OpenAPI matches before any
+    templated path, so the answer is the feed's, not an article's."""
+    paths = case.operation.schema.raw_schema["paths"]
+    return case.formatted_path != case.path and case.formatted_path in paths
+
+
 def fuzz(operation, client, world: list[World]) -> None:
     """Send ``EXAMPLES`` generated requests to ``operation``; raise what the checks find."""
     base_url = "http://localhost" if operation.path in root_paths(operation.schema) else None
@@ -163,6 +171,7 @@ def fuzz(operation, client, world: list[World]) -> None:
             token = current.author_token if identity == "author" else current.reader_token
             headers["Authorization"] = f"Token {token}"
         case.headers = headers
+        assume(not shadowed(case))
         response = case.call_and_validate(base_url=base_url, checks=CHECKS)
         if case.method != "GET" and response.status_code < 300:
             world[0] = build_world(client)  # the write may have changed what it names
@@ -187,6 +196,8 @@ def test_sequences_linked_by_the_document_answer_as_documented(fuzz_app, fuzz_sc
             return kwargs
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
+            if shadowed(case):
+                return
             try:
                 case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
             except FailureGroup as group:
@@ -213,6 +224,18 @@ def test_sequences_linked_by_the_document_answer_as_documented(fuzz_app, fuzz_sc
 
 
 # What the fuzzer found, kept as plain tests.
+
+
+def test_a_path_parameter_that_names_a_fixed_path_is_that_path(fuzz_schema):
+    """Found by the fuzzer (seed 2, 100 examples): a slug ``feed`` answers the feed, as
+    OpenAPI's rule that fixed paths match first says; the fuzzer leaves such a case out
+    of ``/articles/{slug}`` (``/articles/feed`` is fuzzed as itself)."""
+    article = fuzz_schema["/articles/{slug}"]["GET"]
+    feed = article.Case(path_parameters={"slug": "feed"})
+    own = article.Case(path_parameters={"slug": "how-to-train-your-dragon"})
+
+    assert shadowed(feed)
+    assert not shadowed(own)
 
 
 def test_following_with_an_idempotency_key_is_one_unit_of_work(client, sign_up):
