@@ -48,8 +48,10 @@ def follow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     target = _target(ctx, username)
     if target.id == follower.id:
         raise Invalid("username", "is you; you cannot follow yourself")
-    with ctx.stores.sql.connection() as conn:
-        follows.follow(conn, follower_id=follower.id, followed_id=target.id)
+    # A transaction, so that an Idempotency-Key's unit of work holds the write too.
+    ctx.stores.sql.run_transaction(
+        lambda conn: follows.follow(conn, follower_id=follower.id, followed_id=target.id)
+    )
     effects.follows_changed(ctx, follower_id=follower.id)
     return _profile(public(target), True)
 
@@ -57,8 +59,9 @@ def follow_user(ctx: Context, *, username: str, follower: User) -> Profile:
 @limits.write_limited(by="follower")
 def unfollow_user(ctx: Context, *, username: str, follower: User) -> Profile:
     target = _target(ctx, username)
-    with ctx.stores.sql.connection() as conn:
-        follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
+    ctx.stores.sql.run_transaction(
+        lambda conn: follows.unfollow(conn, follower_id=follower.id, followed_id=target.id)
+    )
     effects.follows_changed(ctx, follower_id=follower.id)
     return _profile(public(target), False)
 
