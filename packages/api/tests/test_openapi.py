@@ -420,3 +420,18 @@ class _Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_script and data.strip():
             self.inline_scripts += 1
+
+
+def test_the_rate_limit_headers_are_documented_where_limits_count(document):
+    headers = document["components"]["headers"]
+    too_many = document["components"]["responses"]["TooManyRequests"]["headers"]
+    limited = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"]
+
+    assert set(too_many) == {"Retry-After", *limited}
+    for name in limited:
+        assert too_many[name]["$ref"].removeprefix("#/components/headers/") in headers
+    login = document["paths"]["/users/login"]["post"]["responses"]["200"]["headers"]
+    write = document["paths"]["/articles"]["post"]["responses"]["201"]["headers"]
+    assert set(login) >= {"Set-Cookie", *limited}
+    assert set(write) >= set(limited)
+    assert "headers" not in document["paths"]["/articles"]["get"]["responses"]["200"]

@@ -6,6 +6,16 @@ decorated ``@write_limited(by=...)``. So the API, the pages, the CLI and any new
 point get the same limits without remembering them. Seeding (``seeding.seed``) is not a
 user's write: it inserts through the models in bulk, calls no write use case and so
 counts against no limit.
+
+Logins are limited per client address and per account, but an address that has signed
+in to the account before skips the per-account count (OWASP's "device cookie" idea, keyed
+on the address): strangers guessing an owner's password from many addresses cannot lock
+the owner out of their usual address, and still run into the per-account limit
+themselves; the per-address limit applies to everyone.
+
+Each counted request leaves its verdict for the HTTP layer to report as ``RateLimit-*``
+headers (``reported``): the tightest one of the request, in a context variable that
+``start_request`` clears.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from imflask_controllers import reads
@@ -24,6 +35,8 @@ from imflask_models.redis import rate_limits
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_tightest: ContextVar[rate_limits.Verdict | None] = ContextVar("imflask_rate_limit", default=None)
+
 
 class _Writer(Protocol):
     @property
@@ -31,11 +44,23 @@ class _Writer(Protocol):
 
 
 def limit_auth_attempt(ctx: Context, *, action: str, client_ip: str, account: str) -> None:
-    """Count a login or registration per client IP and per account (email)."""
+    """Count a login or registration per client IP and per account (email); a login from
+    an address that signed in to the account before is counted per address only."""
     limit = ctx.settings.rate_limit_auth
-    account_id = hashlib.sha256(account.strip().lower().encode()).hexdigest()[:32]
+    account_id = _digest(account.strip().lower())
     _enforce(ctx, f"{action}:ip", client_ip, limit)
+    if action == "login" and rate_limits.trusted(
+        ctx.stores.redis, action, account_id, _digest(client_ip)
+    ):
+        return
     _enforce(ctx, f"{action}:account", account_id, limit)
+
+
+def signed_in(ctx: Context, *, client_ip: str, account: str) -> None:
+    """A login of ``account`` from ``client_ip`` succeeded: trust the address for it."""
+    rate_limits.trust(
+        ctx.stores.redis, "login", _digest(account.strip().lower()), _digest(client_ip)
+    )
 
 
 def limit_write(ctx: Context, *, user_id: int) -> None:
@@ -65,9 +90,29 @@ def write_limited(
     return decorate
 
 
+def start_request() -> None:
+    """Forget the verdicts of the previous request served by this thread."""
+    _tightest.set(None)
+
+
+def reported() -> rate_limits.Verdict | None:
+    """The tightest limit this request was counted against (the refusing one, else the
+    one with the fewest requests left); None if none was, or Redis did not answer."""
+    return _tightest.get()
+
+
 def _enforce(ctx: Context, scope: str, ident: str, limit: RateLimit) -> None:
     verdict = rate_limits.hit(
         ctx.stores.redis, scope, ident, limit=limit.count, window=limit.seconds
     )
+    if verdict is None:  # Redis did not answer: allowed, and nothing to report
+        return
+    tightest = _tightest.get()
+    if tightest is None or (tightest.allowed and verdict.remaining <= tightest.remaining):
+        _tightest.set(verdict)
     if not verdict.allowed:
         raise RateLimited(verdict.retry_after)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

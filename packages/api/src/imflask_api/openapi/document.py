@@ -22,9 +22,11 @@ from imflask_api import responses
 from imflask_api.openapi.operations import ATTRIBUTE, TOKEN, Answer, Body, Operation, operation_of
 from imflask_api.openapi.texts import (
     ERROR_RESPONSES,
+    HEADERS,
     IDEMPOTENCY_KEY,
     INFO,
     PATH_VARIABLES,
+    RATE_LIMIT_HEADERS,
     ROOT_SERVERS,
     SECURITY_SCHEMES,
     SERVERS,
@@ -78,12 +80,7 @@ def document(app: Flask) -> dict[str, Any]:
                 name: _error_response(description, example, headers)
                 for name, description, example, headers in ERROR_RESPONSES.values()
             },
-            "headers": {
-                "RetryAfter": {
-                    "description": "Seconds to wait before trying again.",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            },
+            "headers": HEADERS,
             "parameters": {"IdempotencyKey": IDEMPOTENCY_KEY},
             "securitySchemes": SECURITY_SCHEMES,
         },
@@ -201,6 +198,9 @@ def _responses(method: str, op: Operation) -> dict[str, Any]:
     if op.touches_stores:
         errors.add(503)
     answered = {answer.status: _answer(answer) for answer in op.answers}
+    if 429 in errors:  # a limited operation reports its limit on its answers too
+        for answer in answered.values():
+            answer["headers"] = {**answer.get("headers", {}), **RATE_LIMIT_HEADERS}
     for status in sorted(errors - set(answered)):
         answered[status] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
     return {str(status): answered[status] for status in sorted(answered)}
