@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from imflask_controllers import articles, notifications, profiles, seeding, users
+from imflask_controllers import articles, limits, notifications, profiles, seeding, users
 from imflask_controllers.errors import RateLimited, Unauthenticated
 from imflask_core.config import RateLimit
 
@@ -102,3 +102,15 @@ def test_seeding_is_not_a_users_write_and_is_never_limited(ctx):
 
     assert (report.users, report.articles) == (5, 20)
     assert articles.list_articles(ctx, viewer=None).total == 20
+
+
+def test_trusted_addresses_and_accounts_are_stored_as_digests(ctx):
+    store = ctx.stores.redis
+
+    limits.signed_in(ctx, client_ip="10.1.2.3", account="Jake@Jake.Jake")
+
+    keys = list(store.client.scan_iter(match=store.key("trusted", "*")))
+    assert len(keys) == 1
+    assert "jake" not in keys[0].lower()
+    assert store.client.zrange(keys[0], 0, -1) != ["10.1.2.3"]
+    assert len(store.client.zrange(keys[0], 0, -1)[0]) == 32

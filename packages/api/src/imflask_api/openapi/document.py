@@ -26,7 +26,6 @@ from imflask_api.openapi.texts import (
     IDEMPOTENCY_KEY,
     INFO,
     PATH_VARIABLES,
-    RATE_LIMIT_HEADERS,
     ROOT_SERVERS,
     SECURITY_SCHEMES,
     SERVERS,
@@ -198,9 +197,6 @@ def _responses(method: str, op: Operation) -> dict[str, Any]:
     if op.touches_stores:
         errors.add(503)
     answered = {answer.status: _answer(answer) for answer in op.answers}
-    if 429 in errors:  # a limited operation reports its limit on its answers too
-        for answer in answered.values():
-            answer["headers"] = {**answer.get("headers", {}), **RATE_LIMIT_HEADERS}
     for status in sorted(errors - set(answered)):
         answered[status] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
     return {str(status): answered[status] for status in sorted(answered)}

@@ -28,10 +28,11 @@ Lists take `limit` 1-100 (default 20) and `offset` >= 0 (default 0); anything el
 Timestamps are ISO 8601 UTC with milliseconds (`2016-02-18T03:22:56.637Z`). A request that
 needs a store that does not answer gets 503 with `Retry-After`; over a rate limit, 429 with
 `Retry-After` (logins and registrations per client address and account, every write per
-user; an address that signed in to an account before is not counted per account). Every
-answer a limit counted carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
-and `RateLimit-Policy` (IETF draft-ietf-httpapi-ratelimit-headers-07); the limits are
-sliding windows. Every response carries an `X-Request-ID` header (a well-formed incoming
+user; an address that signed in to an account before is not counted per account). A 429,
+and every other answer a limit counted while Redis answered, carries `RateLimit-Limit`,
+`RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy` (IETF
+draft-ietf-httpapi-ratelimit-headers-07; see the 429 answer); the limits are sliding
+windows. Every response carries an `X-Request-ID` header (a well-formed incoming
 one is kept).
 
 This document is generated from the code (`imflask_api/openapi/`): the request and
