@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from imflask_controllers import reads
@@ -35,7 +37,20 @@ from imflask_models.redis import rate_limits
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_tightest: ContextVar[rate_limits.Verdict | None] = ContextVar("imflask_rate_limit", default=None)
+
+@dataclass(frozen=True)
+class LimitReport:
+    """What the ``RateLimit-*`` headers say of the tightest limit a request counted against."""
+
+    allowed: bool
+    limit: int
+    remaining: int  # requests left in the window after this one
+    reset: int  # seconds until the oldest counted request leaves the window
+    window: int
+    retry_after: int  # 0 when allowed
+
+
+_tightest: ContextVar[LimitReport | None] = ContextVar("imflask_rate_limit", default=None)
 
 
 class _Writer(Protocol):
@@ -47,19 +62,19 @@ def limit_auth_attempt(ctx: Context, *, action: str, client_ip: str, account: st
     """Count a login or registration per client IP and per account (email); a login from
     an address that signed in to the account before is counted per address only."""
     limit = ctx.settings.rate_limit_auth
-    account_id = _digest(account.strip().lower())
+    account_id = _digest(ctx, account.strip().lower())
     _enforce(ctx, f"{action}:ip", client_ip, limit)
     if action == "login" and rate_limits.trusted(
-        ctx.stores.redis, action, account_id, _digest(client_ip)
+        ctx.stores.redis, action, account_id, _digest(ctx, client_ip)
     ):
         return
     _enforce(ctx, f"{action}:account", account_id, limit)
 
 
 def signed_in(ctx: Context, *, client_ip: str, account: str) -> None:
-    """A login of ``account`` from ``client_ip`` succeeded: trust the address for it."""
+    """``account`` signed in (or up) from ``client_ip``: trust the address for its logins."""
     rate_limits.trust(
-        ctx.stores.redis, "login", _digest(account.strip().lower()), _digest(client_ip)
+        ctx.stores.redis, "login", _digest(ctx, account.strip().lower()), _digest(ctx, client_ip)
     )
 
 
@@ -95,7 +110,7 @@ def start_request() -> None:
     _tightest.set(None)
 
 
-def reported() -> rate_limits.Verdict | None:
+def reported() -> LimitReport | None:
     """The tightest limit this request was counted against (the refusing one, else the
     one with the fewest requests left); None if none was, or Redis did not answer."""
     return _tightest.get()
@@ -109,10 +124,22 @@ def _enforce(ctx: Context, scope: str, ident: str, limit: RateLimit) -> None:
         return
     tightest = _tightest.get()
     if tightest is None or (tightest.allowed and verdict.remaining <= tightest.remaining):
-        _tightest.set(verdict)
+        _tightest.set(
+            LimitReport(
+                allowed=verdict.allowed,
+                limit=verdict.limit,
+                remaining=verdict.remaining,
+                reset=verdict.reset,
+                window=verdict.window,
+                retry_after=verdict.retry_after,
+            )
+        )
     if not verdict.allowed:
         raise RateLimited(verdict.retry_after)
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def _digest(ctx: Context, text: str) -> str:
+    """Keyed, so that a stored digest of an address (a small space) cannot be reversed by
+    trying every address without the secret."""
+    key = ctx.settings.secret_key.encode()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]

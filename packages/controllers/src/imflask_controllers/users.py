@@ -43,7 +43,8 @@ def register_user(
 ) -> AuthenticatedUser:
     """Create an account; the unique indexes decide who wins a race for a name.
 
-    Counted against the registration limit per ``client_ip`` and per email."""
+    Counted against the registration limit per ``client_ip`` and per email; ``client_ip``
+    is then trusted for the account's logins, as after a login (``limits``)."""
     limits.limit_auth_attempt(ctx, action="register", client_ip=client_ip, account=email)
     password_hash = ctx.passwords.hash(password)
 
@@ -58,6 +59,7 @@ def register_user(
     except DuplicateKey as error:
         raise Invalid(error.field, TAKEN) from None
     assert user is not None
+    limits.signed_in(ctx, client_ip=client_ip, account=email)
     return _authenticated(ctx, user_of(user))
 
 
