@@ -272,7 +272,7 @@ def test_the_migration_ids_are_the_ones_databases_already_recorded(tmp_path):
     """yoyo keys an applied migration by its id (the file name): a renamed one would run
     again on every database that has it. New migrations come after these."""
     uri = f"sqlite:///{tmp_path / 'ids.sqlite3'}"
-    recorded = ["0001.users", "0002.conduit", "0003.outbox"]
+    recorded = ["0001.users", "0002.conduit", "0003.outbox", "0004.user_keys"]
 
     assert migrate.status(uri).pending[: len(recorded)] == recorded
 
@@ -365,3 +365,71 @@ def test_a_unique_key_name_taken_by_another_table_is_refused(bookmarks_migration
 
     with pytest.raises(ValueError, match="uq_user_bookmarks_article, uq_user_bookmarks_public"):
         schema.declared(bookmarks_migrations)
+
+
+INSERT_OLD_USER = (
+    "INSERT INTO users (username, email, password_hash, created_at, updated_at) "
+    "VALUES (%(username)s, %(email)s, 'h', %(now)s, %(now)s)"
+)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_existing_users_get_their_keys_and_the_older_look_alike_keeps_the_claim(
+    dialect, new_database, tmp_path
+):
+    from imflask_models.mysql import users as users_table
+    from imflask_models.mysql.dialect import utcnow
+    from imflask_models.mysql.user_keys import email_key, username_key
+
+    # given a database of before 0004, with look-alikes the old code let in
+    before = tmp_path / "before_0004"
+    before.mkdir()
+    for path in sorted(schema.MIGRATIONS.glob("000[123].*.py")):
+        (before / path.name).write_text(path.read_text())
+    uri = new_database(dialect)
+    migrate.upgrade(uri, before)
+    old_users = [("jake", "jake@x.test"), ("Jake", "JAKE@x.test"), ("bob", "bob@x.test")]
+    db = SqlDatabase(uri, schema=schema.declared())
+    try:
+        with db.connection() as conn:
+            for username, email in old_users:
+                conn.execute(
+                    INSERT_OLD_USER, {"username": username, "email": email, "now": utcnow()}
+                )
+        # when 0004 runs
+        assert migrate.upgrade(uri) == ["0004.user_keys"]
+        with db.connection() as conn:
+            keys = conn.all(
+                "SELECT u.username, k.username AS username_key, k.email AS email_key "
+                "FROM users u JOIN user_keys k ON k.user_id = u.id ORDER BY u.id"
+            )
+            with pytest.raises(DuplicateKey) as third:
+                users_table.insert_user(
+                    conn, username="JAKE", email="new@x.test", password_hash="h"
+                )
+            younger = users_table.user_by_username(conn, "Jake")
+            assert younger is not None
+            users_table.update_user(conn, younger.id, {"username": "Jake", "bio": "kept"})
+            users_table.update_user(conn, younger.id, {"username": "jacob"})
+            renamed = conn.one(
+                "SELECT username FROM user_keys WHERE user_id = %(id)s", {"id": younger.id}
+            )
+    finally:
+        db.close()
+
+    # then every user has keys, the younger look-alike none, and nobody takes a third
+    assert keys == [
+        {
+            "username": "jake",
+            "username_key": username_key("jake"),
+            "email_key": email_key("jake@x.test"),
+        },
+        {"username": "Jake", "username_key": None, "email_key": None},
+        {
+            "username": "bob",
+            "username_key": username_key("bob"),
+            "email_key": email_key("bob@x.test"),
+        },
+    ]
+    assert third.value.field == "username"
+    assert renamed == {"username": username_key("jacob")}

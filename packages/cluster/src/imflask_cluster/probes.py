@@ -15,6 +15,8 @@ import pymongo.errors
 import pymysql
 import redis
 from pymysql.cursors import DictCursor
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 HOST = "127.0.0.1"
 
@@ -72,7 +74,7 @@ def mysql(port: int) -> Health:
 def redis_client(port: int, password: str | None, timeout: float = 1) -> redis.Redis:
     return redis.Redis(
         host=HOST, port=port, password=password, socket_timeout=timeout,
-        socket_connect_timeout=timeout, retry_on_timeout=False,
+        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),  # a probe asks once
     )  # fmt: skip
 
 

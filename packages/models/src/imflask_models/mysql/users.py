@@ -1,4 +1,9 @@
-"""The ``users`` table: accounts, credentials and profile fields."""
+"""The ``users`` table: accounts, credentials and profile fields.
+
+A user's name and email are unique on their normalized keys too (``user_keys``):
+``insert_user`` and ``update_user`` write the keys with the row, so run them in a
+transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from imflask_models.mysql import user_keys
 from imflask_models.mysql.database import SqlConnection
 from imflask_models.mysql.dialect import utcnow
 
@@ -54,12 +60,14 @@ UPDATABLE_COLUMNS = ("username", "email", "password_hash", "bio", "image")
 
 
 def insert_user(conn: SqlConnection, *, username: str, email: str, password_hash: str) -> int:
-    """Insert a user and return its id; raises ``DuplicateKey`` on a taken username or email."""
+    """Insert a user and their keys and return the id; raises ``DuplicateKey`` on a
+    username or email that is taken, or looks like one that is (``user_keys``)."""
     result = conn.execute(
         INSERT_USER,
         {"username": username, "email": email, "password_hash": password_hash, "now": utcnow()},
     )
     assert result.lastrowid is not None
+    user_keys.insert_keys(conn, user_id=result.lastrowid, username=username, email=email)
     return result.lastrowid
 
 
@@ -76,7 +84,11 @@ def user_by_username(conn: SqlConnection, username: str) -> UserRow | None:
 
 
 def update_user(conn: SqlConnection, user_id: int, changes: dict[str, str | None]) -> None:
-    """Set the given columns (a subset of ``UPDATABLE_COLUMNS``) in one statement."""
+    """Set the given columns (a subset of ``UPDATABLE_COLUMNS``) in one statement.
+
+    A username or email that changes claims its new key (``DuplicateKey`` if another
+    user holds it); one sent unchanged keeps the key it has, even none.
+    """
     unknown = set(changes) - set(UPDATABLE_COLUMNS)
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
@@ -84,7 +96,29 @@ def update_user(conn: SqlConnection, user_id: int, changes: dict[str, str | None
     for column in UPDATABLE_COLUMNS:
         params[f"set_{column}"] = column in changes
         params[column] = changes.get(column)
+    renamed = _changed_names(conn, user_id, changes)
     conn.execute(UPDATE_USER, params)
+    if renamed:
+        user_keys.update_keys(
+            conn, user_id=user_id, username=renamed.get("username"), email=renamed.get("email")
+        )
+
+
+def _changed_names(
+    conn: SqlConnection, user_id: int, changes: dict[str, str | None]
+) -> dict[str, str | None]:
+    """The username and email among ``changes`` that differ from the stored ones."""
+    if "username" not in changes and "email" not in changes:
+        return {}
+    current = user_by_id(conn, user_id)
+    if current is None:
+        return {}
+    stored = {"username": current.username, "email": current.email}
+    return {
+        column: changes[column]
+        for column in stored
+        if changes.get(column) is not None and changes[column] != stored[column]
+    }
 
 
 def _row(row: dict | None) -> UserRow | None:
@@ -107,13 +141,29 @@ INSERT IGNORE INTO users (username, email, password_hash, bio, image, created_at
 VALUES (%(username)s, %(email)s, %(password_hash)s, %(bio)s, %(image)s, %(now)s, %(now)s)
 """
 SELECT_IDS_BY_USERNAMES = "SELECT id, username FROM users WHERE username IN %(usernames)s"
+INSERT_KEYS_SEEDED = """
+INSERT IGNORE INTO user_keys (user_id, username, email)
+VALUES (%(user_id)s, %(username)s, %(email)s)
+"""
 
 
 def insert_users(conn: SqlConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Bulk insert (seeding): rows of username, email, password_hash, bio, image, now.
 
-    Rows whose username or email exists are skipped. Returns each username's id.
+    Rows whose username or email exists are skipped, and so are the keys of a seeded
+    look-alike of an existing user (it claims none). Returns each username's id.
     """
     conn.execute_many(INSERT_USER_SEEDED, rows)
     found = conn.all(SELECT_IDS_BY_USERNAMES, {"usernames": [row["username"] for row in rows]})
-    return {row["username"]: row["id"] for row in found}
+    ids = {row["username"]: row["id"] for row in found}
+    keys = [
+        {
+            "user_id": ids[row["username"]],
+            "username": user_keys.username_key(row["username"]),
+            "email": user_keys.email_key(row["email"]),
+        }
+        for row in rows
+        if row["username"] in ids
+    ]
+    conn.execute_many(INSERT_KEYS_SEEDED, keys)
+    return ids
