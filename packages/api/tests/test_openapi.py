@@ -420,3 +420,14 @@ class _Page(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_script and data.strip():
             self.inline_scripts += 1
+
+
+def test_the_rate_limit_headers_are_documented_where_limits_count(document):
+    headers = document["components"]["headers"]
+    too_many = document["components"]["responses"]["TooManyRequests"]["headers"]
+    limited = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"]
+
+    assert set(too_many) == {"Retry-After", *limited}
+    for name in limited:
+        assert too_many[name]["$ref"].removeprefix("#/components/headers/") in headers
+    assert "RateLimit-Policy" in document["info"]["description"]  # also on counted answers

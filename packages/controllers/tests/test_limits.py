@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from imflask_controllers import articles, notifications, profiles, seeding, users
-from imflask_controllers.errors import RateLimited
+from imflask_controllers import articles, limits, notifications, profiles, seeding, users
+from imflask_controllers.errors import RateLimited, Unauthenticated
 from imflask_core.config import RateLimit
 
 
@@ -53,11 +53,28 @@ def test_logins_called_directly_are_limited_per_address_and_per_account(ctx):
     register(ctx, "jake")
 
     for _ in range(2):
-        users.log_in(strict, email="jake@conduit.test", password="password1", client_ip="10.0.0.1")
+        with pytest.raises(Unauthenticated):
+            users.log_in(strict, email="jake@conduit.test", password="wrong", client_ip="10.0.0.1")
     with pytest.raises(RateLimited):  # the account's count, from another address
         users.log_in(strict, email="jake@conduit.test", password="password1", client_ip="10.0.0.2")
     with pytest.raises(RateLimited):  # the first address's count, for another account
         users.log_in(strict, email="jane@conduit.test", password="password1", client_ip="10.0.0.1")
+
+
+def test_an_address_that_signed_in_before_skips_the_accounts_count(ctx):
+    strict = with_limits(ctx, rate_limit_auth=RateLimit(2, 3600))
+    register(ctx, "jake")
+    users.log_in(strict, email="jake@conduit.test", password="password1", client_ip="10.0.0.1")
+    with pytest.raises(Unauthenticated):  # a stranger spends the account's count
+        users.log_in(strict, email="jake@conduit.test", password="guess", client_ip="10.6.6.6")
+
+    signed_in = users.log_in(
+        strict, email="jake@conduit.test", password="password1", client_ip="10.0.0.1"
+    )
+
+    assert signed_in.email == "jake@conduit.test"
+    with pytest.raises(RateLimited):  # and strangers still meet it
+        users.log_in(strict, email="jake@conduit.test", password="guess", client_ip="10.7.7.7")
 
 
 def test_registrations_called_directly_are_limited(ctx):
@@ -85,3 +102,15 @@ def test_seeding_is_not_a_users_write_and_is_never_limited(ctx):
 
     assert (report.users, report.articles) == (5, 20)
     assert articles.list_articles(ctx, viewer=None).total == 20
+
+
+def test_trusted_addresses_and_accounts_are_stored_as_digests(ctx):
+    store = ctx.stores.redis
+
+    limits.signed_in(ctx, client_ip="10.1.2.3", account="Jake@Jake.Jake")
+
+    keys = list(store.client.scan_iter(match=store.key("trusted", "*")))
+    assert len(keys) == 1
+    assert "jake" not in keys[0].lower()
+    assert store.client.zrange(keys[0], 0, -1) != ["10.1.2.3"]
+    assert len(store.client.zrange(keys[0], 0, -1)[0]) == 32

@@ -44,7 +44,8 @@ def register_user(
 ) -> AuthenticatedUser:
     """Create an account; the unique indexes decide who wins a race for a name.
 
-    Counted against the registration limit per ``client_ip`` and per email."""
+    Counted against the registration limit per ``client_ip`` and per email; ``client_ip``
+    is then trusted for the account's logins, as after a login (``limits``)."""
     limits.limit_auth_attempt(ctx, action="register", client_ip=client_ip, account=email)
     password_hash = ctx.passwords.hash(password)
 
@@ -59,19 +60,22 @@ def register_user(
     except DuplicateKey as error:
         raise Invalid(error.field, TAKEN) from None
     assert user is not None
+    limits.signed_in(ctx, client_ip=client_ip, account=email)
     return _authenticated(ctx, user_of(user))
 
 
 def log_in(ctx: Context, *, email: str, password: str, client_ip: str) -> AuthenticatedUser:
     """Check the credentials; an unknown email costs as much as a wrong password.
 
-    Counted against the login limit per ``client_ip`` and per email, before any check."""
+    Counted against the login limit per ``client_ip`` and per email, before any check;
+    once it succeeds, ``client_ip`` is no longer counted per email (``limits``)."""
     limits.limit_auth_attempt(ctx, action="login", client_ip=client_ip, account=email)
     with ctx.stores.sql.connection() as conn:
         user = users_table.user_by_email(conn, normalize_email(email))
     stored_hash = user.password_hash if user else _dummy_hash(ctx.passwords)
     if not _password_matches(ctx.passwords, stored_hash, password) or user is None:
         raise Unauthenticated("email or password", "is invalid")
+    limits.signed_in(ctx, client_ip=client_ip, account=email)
     if ctx.passwords.check_needs_rehash(user.password_hash):
         with ctx.stores.sql.connection() as conn:
             users_table.update_user(conn, user.id, {"password_hash": ctx.passwords.hash(password)})

@@ -22,6 +22,7 @@ from imflask_api import responses
 from imflask_api.openapi.operations import ATTRIBUTE, TOKEN, Answer, Body, Operation, operation_of
 from imflask_api.openapi.texts import (
     ERROR_RESPONSES,
+    HEADERS,
     IDEMPOTENCY_KEY,
     INFO,
     PATH_VARIABLES,
@@ -78,12 +79,7 @@ def document(app: Flask) -> dict[str, Any]:
                 name: _error_response(description, example, headers)
                 for name, description, example, headers in ERROR_RESPONSES.values()
             },
-            "headers": {
-                "RetryAfter": {
-                    "description": "Seconds to wait before trying again.",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            },
+            "headers": HEADERS,
             "parameters": {"IdempotencyKey": IDEMPOTENCY_KEY},
             "securitySchemes": SECURITY_SCHEMES,
         },

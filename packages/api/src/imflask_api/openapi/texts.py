@@ -28,7 +28,12 @@ Lists take `limit` 1-100 (default 20) and `offset` >= 0 (default 0); anything el
 Timestamps are ISO 8601 UTC with milliseconds (`2016-02-18T03:22:56.637Z`). A request that
 needs a store that does not answer gets 503 with `Retry-After`; over a rate limit, 429 with
 `Retry-After` (logins and registrations per client address and account, every write per
-user). Every response carries an `X-Request-ID` header (a well-formed incoming one is kept).
+user; an address that signed in to an account before is not counted per account). A 429,
+and every other answer a limit counted while Redis answered, carries `RateLimit-Limit`,
+`RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy` (IETF
+draft-ietf-httpapi-ratelimit-headers-07; see the 429 answer); the limits are sliding
+windows. Every response carries an `X-Request-ID` header (a well-formed incoming
+one is kept).
 
 This document is generated from the code (`imflask_api/openapi/`): the request and
 response schemas are the pydantic models the views parse with and the tests check answers
@@ -87,7 +92,42 @@ SECURITY_SCHEMES = {
     },
 }
 
+# components/headers: Retry-After, and the rate-limit headers of
+# draft-ietf-httpapi-ratelimit-headers-07 (imflask_api.errors.rate_limit_headers).
+HEADERS: dict[str, dict[str, Any]] = {
+    "RetryAfter": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimitLimit": {
+        "description": "The requests the limit lets through per window (the tightest limit "
+        "this request counted against: per client address or per account for logins and "
+        "registrations, per user for writes).",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimitRemaining": {
+        "description": "The requests left in the window after this one.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimitReset": {
+        "description": "Seconds until the oldest request counted leaves the window, freeing "
+        "one request (the window slides: it is not a fixed period). Equals `Retry-After` on "
+        "a 429.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimitPolicy": {
+        "description": "The limit as `<requests>;w=<window seconds>`, e.g. `10;w=60`: at most "
+        "that many in any interval of that length.",
+        "schema": {"type": "string", "pattern": r"^[0-9]+;w=[0-9]+$"},
+    },
+}
 RETRY_AFTER = {"$ref": "#/components/headers/RetryAfter"}
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"$ref": "#/components/headers/RateLimitLimit"},
+    "RateLimit-Remaining": {"$ref": "#/components/headers/RateLimitRemaining"},
+    "RateLimit-Reset": {"$ref": "#/components/headers/RateLimitReset"},
+    "RateLimit-Policy": {"$ref": "#/components/headers/RateLimitPolicy"},
+}
 # status -> (component name, description, example errors, headers)
 ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, list[str]], dict[str, Any]]] = {
     401: (
@@ -126,9 +166,10 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, list[str]], dict[str, Any]]
     429: (
         "TooManyRequests",
         "Over a rate limit (logins and registrations per client address and account; writes "
-        "per user).",
+        "per user). The limits slide: at most `RateLimit-Limit` requests in any interval of "
+        "the policy's window.",
         {"requests": ["are too many, retry in 42 seconds"]},
-        {"Retry-After": RETRY_AFTER},
+        {"Retry-After": RETRY_AFTER, **RATE_LIMIT_HEADERS},
     ),
     503: (
         "ServiceUnavailable",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from imflask_api.errors import register_rate_limit_headers
 from imflask_app.web import (  # noqa: F401 - importing a module adds its views to `web`
     articles,
     auth,
@@ -21,6 +22,7 @@ from imflask_app.web.blueprint import web
 from imflask_app.web.csrf import protect
 from imflask_app.web.errors import register_error_pages, register_unknown_url_page
 
+register_rate_limit_headers(web)
 web.before_request(protect)
 register_error_pages(web)
 
