@@ -391,7 +391,6 @@ def test_x_forwarded_for_reaches_the_app_so_each_client_address_has_its_own_limi
     # given two clients, 127.x.y.a and 127.x.y.b, that never signed in
     cluster = healthy_cluster
     first, second = client_address(), client_address()
-    start_of_a_window(needed=10)
     before = served_by(cluster)
 
     def attempt(address: str, n: int, forged: str | None = None) -> Outcome:
@@ -437,7 +436,6 @@ def test_logout_through_one_instance_holds_on_every_instance(healthy_cluster):
 def test_the_write_rate_limit_is_counted_once_across_instances(healthy_cluster):
     # given a signed-in user (production: 60 writes a minute)
     cluster = healthy_cluster
-    start_of_a_window(needed=20)
     user = sign_up(cluster.url, "busy")
     article = publish(cluster.url, user, "Favorite me").body["article"]["slug"]
     instances = [instance_url(cluster, f"app{i}") for i in (1, 2, 3)]
@@ -452,11 +450,3 @@ def test_the_write_rate_limit_is_counted_once_across_instances(healthy_cluster):
     # then the 60th write of the minute passes and the 61st is refused, whichever instance
     assert statuses[:59] == [200] * 59, statuses
     assert statuses[59:] == [429, 429], statuses
-
-
-def start_of_a_window(needed: float, window: int = 60) -> None:
-    """Wait for the next rate-limit window if fewer than ``needed`` seconds are left of this
-    one: the limits count in fixed windows aligned on the clock (rate_limits.py)."""
-    left = window - time.time() % window
-    if left < needed:
-        time.sleep(left + 0.2)
