@@ -5,12 +5,14 @@ Every value can be overridden on the command line or with GUNICORN_* variables
 """
 
 import errno
+import html
 import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 
+import gunicorn.util
 from gunicorn.workers.sync import SyncWorker
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -186,3 +188,24 @@ class OverlappingSyncWorker(SyncWorker):
 
 
 worker_class = OverlappingSyncWorker
+
+
+def _write_error(sock, status_int, reason, mesg):
+    """gunicorn's own answer to a request it cannot parse (a bad request line, header or
+    chunk), which never reaches the app, with the pages' security headers added."""
+    from imflask_app.web.templating import CONTENT_SECURITY_POLICY
+
+    page = (
+        f"<html><head><title>{html.escape(reason)}</title></head>"
+        f"<body><h1>{html.escape(reason)}</h1>{html.escape(mesg)}</body></html>"
+    ).encode("latin1", "replace")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: text/html\r\nContent-Length: {len(page)}\r\n"
+        f"Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\n"
+        "X-Content-Type-Options: nosniff\r\n\r\n"
+    ).encode("latin1")
+    gunicorn.util.write_nonblock(sock, head + page)
+
+
+gunicorn.util.write_error = _write_error  # looked up by name in gunicorn's workers

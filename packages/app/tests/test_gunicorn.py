@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from imflask_app.web.templating import CONTENT_SECURITY_POLICY
 from testkit.bodies import post_body, registration
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -347,3 +348,32 @@ def test_gunicorn_answers_413_to_every_body_over_the_limit_however_framed(
     assert outcomes == {
         (size, chunked): 413 if size > limit else 201 for size in sizes for chunked in (True, False)
     }
+
+
+def test_gunicorns_own_error_pages_carry_the_page_policy(app, store_uris, tmp_path, control_socket):
+    # given gunicorn with the project's configuration
+    port = _free_port()
+    server = _start_gunicorn(
+        _signal_test_env(store_uris, tmp_path, port, workers=1), control_socket
+    )
+    answers = []
+    try:
+        _wait_for_health(port)
+
+        # when requests it cannot parse are sent (they never reach the app)
+        for raw in (b"NOT A REQUEST\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(raw)
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+            answers.append(data)
+    finally:
+        _stop(server)
+
+    # then each HTML error page has the pages' strict policy, as every page of the app does
+    for data in answers:
+        head = data.partition(b"\r\n\r\n")[0].decode("latin1")
+        assert head.startswith("HTTP/1.1 400 "), head
+        assert "Content-Type: text/html" in head
+        assert f"Content-Security-Policy: {CONTENT_SECURITY_POLICY}" in head.splitlines(), head
