@@ -187,6 +187,9 @@ def test_writes_and_the_feed_need_a_token(client, method, path):
         ({"title": {"$gt": ""}, "description": "d", "body": "b"}, {"title": ["must be a string"]}),
         ({"title": "t" * 256, "description": "d", "body": "b"},
          {"title": ["is too long (maximum is 255 characters)"]}),
+        # the document's maxLength counts the title as sent, before the trim
+        ({"title": " " + "t" * 255 + " ", "description": "d", "body": "b"},
+         {"title": ["is too long (maximum is 255 characters)"]}),
         ({"title": "t", "description": "d", "body": "b", "tagList": "a,b"},
          {"tagList": ["must be a list"]}),
         ({"title": "t", "description": "d", "body": "b", "tagList": [1]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
@@ -64,7 +65,20 @@ class Text(GroupedMetadata):
             max_length=self.max_length,
             pattern=self.pattern,
         )
+        # The document's maxLength counts the string as sent, so the limit holds before the
+        # trim too (a validator added after the constraints runs before them).
+        yield BeforeValidator(functools.partial(_at_most, self.max_length))
         yield AfterValidator(_encodable)
+
+
+def _at_most(max_length: int, value: object) -> object:
+    if isinstance(value, str) and len(value) > max_length:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters",
+            {"max_length": max_length},
+        )
+    return value
 
 
 Username = Annotated[
