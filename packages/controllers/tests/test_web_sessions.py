@@ -69,6 +69,27 @@ def test_a_web_session_belongs_to_its_user_until_the_password_changes(ctx):
     assert sessions.web_session_user(ctx, renewed).username == "jake"
 
 
+def test_a_new_email_ends_the_other_web_sessions_too(ctx):
+    # given a browser session of jake's
+    registered = register(ctx)
+    user, started = sessions.start_web_session(ctx, registered.id)
+
+    # when jake changes their email elsewhere (an address change is a credential change)
+    users.update_user(ctx, user=user, token="", changes={"email": "jake@elsewhere.test"})
+
+    # then the old session is refused, as after a new password
+    assert sessions.web_session_user(ctx, started) is None
+
+
+def test_the_same_email_in_other_letters_keeps_the_session(ctx):
+    registered = register(ctx)
+    user, started = sessions.start_web_session(ctx, registered.id)
+
+    users.update_user(ctx, user=user, token="", changes={"email": "JAKE@conduit.test"})
+
+    assert sessions.web_session_user(ctx, started) is not None
+
+
 def test_a_profile_change_other_than_the_password_keeps_the_session(ctx):
     registered = register(ctx)
     user, started = sessions.start_web_session(ctx, registered.id)

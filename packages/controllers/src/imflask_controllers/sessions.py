@@ -167,7 +167,9 @@ def web_session_ended(ctx: Context, session_id: str) -> bool:
 
 
 def _fingerprint(ctx: Context, row: UserRow) -> str:
-    message = f"{row.id}:{row.password_hash}".encode()
+    """What a web session is bound to: a new password or a new email ends it (the
+    settings page starts the changer's own session again)."""
+    message = f"{row.id}:{row.password_hash}:{row.email.casefold()}".encode()
     return hmac.new(ctx.settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
