@@ -397,7 +397,7 @@ def test_existing_users_get_their_keys_and_the_older_look_alike_keeps_the_claim(
                     INSERT_OLD_USER, {"username": username, "email": email, "now": utcnow()}
                 )
         # when 0004 runs
-        assert migrate.upgrade(uri) == ["0004.user_keys"]
+        assert migrate.upgrade(uri)[0] == "0004.user_keys"
         with db.connection() as conn:
             keys = conn.all(
                 "SELECT u.username, k.username AS username_key, k.email AS email_key "
@@ -433,3 +433,42 @@ def test_existing_users_get_their_keys_and_the_older_look_alike_keeps_the_claim(
     ]
     assert third.value.field == "username"
     assert renamed == {"username": username_key("jacob")}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_article_whose_slug_is_a_route_word_gets_a_readable_one(dialect, new_database, tmp_path):
+    from imflask_models.mysql import articles as articles_table
+    from imflask_models.mysql.dialect import utcnow
+
+    # given a database of before 0005 with an article the old code slugged "feed"
+    before = tmp_path / "before_0005"
+    before.mkdir()
+    for path in sorted(schema.MIGRATIONS.glob("000[1234].*.py")):
+        (before / path.name).write_text(path.read_text())
+    uri = new_database(dialect)
+    migrate.upgrade(uri, before)
+    db = SqlDatabase(uri, schema=schema.declared())
+    try:
+        with db.connection() as conn:
+            now = {"now": utcnow()}
+            conn.execute(INSERT_OLD_USER, {"username": "jake", "email": "jake@x.test", **now})
+            for slug in ("feed", "feeding"):
+                conn.execute(
+                    "INSERT INTO articles (slug, title, description, body, author_id, "
+                    "created_at, updated_at) SELECT %(slug)s, 'Feed', 'd', 'b', id, %(now)s, "
+                    "%(now)s FROM users",
+                    {"slug": slug, **now},
+                )
+
+        # when 0005 runs
+        assert migrate.upgrade(uri) == ["0005.route_word_slugs"]
+        with db.connection() as conn:
+            slugs = [row["slug"] for row in conn.all("SELECT slug FROM articles ORDER BY id")]
+            moved = articles_table.article_by_slug(conn, slugs[0])
+    finally:
+        db.close()
+
+    # then the "feed" article has a slug no route hides, and the others keep theirs
+    assert slugs[0].startswith("feed-article-")
+    assert slugs[1] == "feeding"
+    assert moved is not None
