@@ -548,14 +548,7 @@ print(json.dumps({{"report": {{**vars(report), "seconds": round(took, 1)}},
                   "slugs": slugs, "tags": tags}}))
 """
     print(f"  seeding {args.users} users and {args.articles} articles...", flush=True)
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        sys.exit(f"seeding failed:\n{out.stderr}")
-    fixtures = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"  seeded: {fixtures['report']}", flush=True)
-    return fixtures
+    return bench.seed_in_subprocess(code, env, indent="  ")
 
 
 def check_signed_in(url: str, tokens: list[str]) -> None:

@@ -132,13 +132,19 @@ print(json.dumps({{"report": {{**vars(report), "seconds": round(took, 1)}}, "slu
                   "email": email, "username": username, "token": token}}))
 """
     print(f"seeding {users} users and {articles} articles...", flush=True)
+    return seed_in_subprocess(code, env)
+
+
+def seed_in_subprocess(code: str, env: dict[str, str], indent: str = "") -> dict:
+    """Run a seeding script (its last stdout line is JSON with a "report") in a fresh
+    interpreter with ``env``; exit with its stderr if it fails."""
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
     )
     if out.returncode != 0:
         sys.exit(f"seeding failed:\n{out.stderr}")
     fixtures = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"seeded: {fixtures['report']}", flush=True)
+    print(f"{indent}seeded: {fixtures['report']}", flush=True)
     return fixtures
 
 
