@@ -1,7 +1,7 @@
 """Podman for the container tests: a private configuration and image store, a base from Debian.
 
-Everything podman keeps (configuration, images, containers, buildah's cache mounts) lives in
-one folder of the run's own, given to podman through CONTAINERS_CONF,
+Everything podman keeps (configuration, images, containers, networks, buildah's cache mounts)
+lives in one folder of the run's own, given to podman through CONTAINERS_CONF,
 CONTAINERS_STORAGE_CONF and TMPDIR: /etc/containers and the machine's image store are never
 touched, and removing the folder removes all of it.
 
@@ -44,7 +44,7 @@ class Podman:
 
     @classmethod
     def create(cls, root: Path) -> Podman:
-        for name in ("conf", "storage", "run", "tmp"):
+        for name in ("conf", "storage", "run", "tmp", "networks"):
             (root / name).mkdir(parents=True, exist_ok=True)
         files, processes = _limits()
         (root / "conf" / "containers.conf").write_text(
@@ -56,6 +56,8 @@ class Podman:
             'events_logger = "file"\n'
             f'events_logfile_path = "{root / "run" / "events.log"}"\n'
             f'image_copy_tmp_dir = "{root / "tmp"}"\n'
+            "[network]\n"
+            f'network_config_dir = "{root / "networks"}"\n'
         )
         (root / "conf" / "storage.conf").write_text(
             "[storage]\n"
@@ -107,8 +109,8 @@ class Podman:
 def _limits() -> tuple[int, int]:
     """Open files and processes for each container, within podman's own hard limits.
 
-    podman lowers its children's process limit to 32768 where the shell allows more, and a
-    container may not raise its own: ask for no more than either.
+    Here conmon ran under a process limit of 32768 while the shell allowed 96364, and a
+    container may not raise its limits (no CAP_SYS_RESOURCE): ask for less than either.
     """
     files = min(OPEN_FILES, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
     processes = min(PROCESSES, resource.getrlimit(resource.RLIMIT_NPROC)[1])
