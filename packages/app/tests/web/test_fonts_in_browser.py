@@ -21,7 +21,7 @@ FONTS_IN_USE = """() => [...document.fonts].filter(f => f.status === "loaded")
   .map(f => f.family.replaceAll('"', '') + " " + f.weight)"""
 # How wide each piece of text is (its first line), in the logo, titles and descriptions.
 TEXT_WIDTHS = """() => [...document.querySelectorAll(
-    ".navbar-brand, .preview-link h1, .preview-link p, .banner p, .nav-link")]
+    ".navbar-brand, .preview-link > :is(h1, h2), .preview-link > p, .banner p, .nav-link")]
   .map(el => { const range = document.createRange(); range.selectNodeContents(el);
                return range.getClientRects()[0].width; })"""
 
