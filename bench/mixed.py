@@ -454,8 +454,22 @@ def _mixed_phase(target, url: str, script_text: str, args) -> dict:
         "stored_misses": misses,
         "hit_rate": round(1 - misses / lookups, 4) if lookups else None,
         "sets_by_family": sets.families,
+        "misses_by_page": dict(sorted(sets.pages.items(), key=lambda item: -item[1])),
     }
     return result
+
+
+def _list_page_kind(ident: str) -> str:
+    """The kind of list page a list cache key names (its id: ``cache.identity``'s JSON,
+    percent-encoded): feed, tag, author, favorited, home (offset 0) or home, next pages."""
+    try:
+        parts = json.loads(urllib.parse.unquote(ident))
+    except ValueError:
+        return "unknown"
+    for name in ("feed", "tag", "author", "favorited"):
+        if parts.get(name):
+            return name
+    return "home" if not parts.get("offset") else "home, next pages"
 
 
 def _with_cpu(target, phase) -> dict:
@@ -608,6 +622,7 @@ class SetCounter:
         self.client = redis.Redis.from_url(url)
         self.counts: dict[str, int] = {}
         self.families: dict[str, int] = {}
+        self.pages: dict[str, int] = {}  # list SETs by the kind of page (``_list_page_kind``)
 
     def __enter__(self) -> SetCounter:
         self.before = self.client.config_get("notify-keyspace-events")["notify-keyspace-events"]
@@ -630,6 +645,8 @@ class SetCounter:
             key = message["data"].decode(errors="replace")
             if LIST_CACHE_KEYS in key:
                 self.counts[LIST_CACHE_KEYS] = self.counts.get(LIST_CACHE_KEYS, 0) + 1
+                page = _list_page_kind(key.split(LIST_CACHE_KEYS, 1)[1])
+                self.pages[page] = self.pages.get(page, 0) + 1
             if match := pattern.search(key):
                 family = match.group(1)
                 self.families[family] = self.families.get(family, 0) + 1
@@ -791,8 +808,10 @@ def print_target(name: str, r: dict) -> None:
     for label, phase in (("mixed", mixed), ("signed-in reads, no writes", r["reads_only"])):
         cache = phase["list_cache"]
         if cache["hit_rate"] is not None:
+            pages = cache.get("misses_by_page", {}).items()
             print(f"list cache, {label}: {cache['lookups'] - cache['stored_misses']} hits of "
-                  f"{cache['lookups']} lookups = {100 * cache['hit_rate']:.1f}%")  # fmt: skip
+                  f"{cache['lookups']} lookups = {100 * cache['hit_rate']:.1f}%; misses by page: "
+                  + ", ".join(f"{page} {n}" for page, n in pages))  # fmt: skip
     if len(r["rounds"]) > 1:
         print("rounds (list req/s, p99 ms -> mixed req/s, p99 ms = ratio): " + "; ".join(
             f"{x['list_rps']:.0f}, {x['list_p99_ms']:.0f} -> {x['mixed_rps']:.0f}, "

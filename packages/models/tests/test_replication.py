@@ -60,17 +60,52 @@ def test_redis_merges_positions_so_racing_writers_never_move_one_back(ctx):
     assert 0 < store.client.ttl(positions.written_by_key(store, 7)) <= 30
 
 
-def test_a_position_merged_on_a_pipeline_costs_no_extra_round_trip(ctx):
+def test_a_bump_and_its_positions_are_one_command_on_a_pipeline(ctx):
+    # given a position already kept for one of two ids
     store = ctx.stores.redis
-    key = store.key("test-position")
-    store.client.set(key, "0-1-10")
-    pipe = store.client.pipeline(transaction=False)
-    positions.merge_into(store, key, "0-1-9,1-2-3", ttl=30, pipe=pipe)
+    pairs = [(store.key("gen", n), store.key("at", n)) for n in (1, 2)]
+    store.client.set(pairs[0][1], "0-1-10")
 
-    # redis-py sends a pipeline holding a registered script after a SCRIPT EXISTS of its own
+    # when both are bumped with a position behind the bump
+    pipe = store.client.pipeline(transaction=False)
+    positions.bump_with_position(pipe, pairs, "0-1-9,1-2-3", ttl=60, position_ttl=30)
+
+    # then that is one command (redis-py sends a pipeline holding a registered script after
+    # a SCRIPT EXISTS of its own), and each generation and position moved forward
+    assert len(pipe.command_stack) == 1
     assert not pipe.scripts
-    assert pipe.execute() == ["0-1-10,1-2-3"]
-    assert store.client.get(key) == "0-1-10,1-2-3"
+    assert pipe.execute() == [2]
+    assert [store.client.get(gen) for gen, _ in pairs] == ["1", "1"]
+    assert [store.client.get(at) for _, at in pairs] == ["0-1-10,1-2-3", "0-1-9,1-2-3"]
+    assert 0 < store.client.ttl(pairs[0][0]) <= 60
+    assert 0 < store.client.ttl(pairs[1][1]) <= 30
+
+
+def test_invalidating_many_ids_after_a_write_sends_one_command(ctx):
+    # given a write whose position is known (replicas configured)
+    store = ctx.stores.redis
+    replication.begin_unit()
+    replication.note("0-1-5")
+    scopes = [f"feed:{n}" for n in range(20)]  # a new article's followers' feeds
+
+    # when its list scopes are bumped, watched by MONITOR
+    with store.client.monitor() as monitor:
+        cache.invalidate(store, cache.ARTICLE_LISTS, *scopes)
+        store.client.echo("bumped")
+        sent = []
+        for command in monitor.listen():
+            if command["command"] == "ECHO bumped":
+                break
+            # the app's commands on the lists' keys (not those the script ran, nor a new
+            # connection's HELLO)
+            if command.get("client_type") != "lua" and "article-lists" in command["command"]:
+                sent.append(command["command"].split(" ", 1)[0])
+    replication.begin_unit()
+
+    # then Redis got one command for the 20 bumps and their positions, not 3 each
+    assert sent == ["EVAL"]
+    positions_at = [store.client.get(cache.ARTICLE_LISTS.position_key(store, s)) for s in scopes]
+    assert positions_at == ["0-1-5"] * 20
 
 
 def test_a_bump_records_the_position_behind_it_for_the_next_loader(ctx):

@@ -32,6 +32,25 @@ def test_running_a_batch_twice_creates_no_duplicates(ctx, author_with_fans):
     assert notices(ctx) == len(fans)
 
 
+def test_followers_who_fit_in_one_batch_are_notified_by_the_fan_out_job_itself(
+    make_context, job_queue, ctx, author_with_fans
+):
+    # given an article of an author with five followers, its job queued, not run
+    queued = make_context(jobs_inline=False)
+    author, fans = author_with_fans
+    articles.create_article(queued, author=author, title="t", description="d", body="b", tags=[])
+    (fan_out,) = jobs.queue(ctx.stores.redis, job_queue).get_jobs()
+
+    # when the fan-out job runs
+    batches = notifications.notify_followers(queued, **fan_out.kwargs["kwargs"])
+
+    # then every follower is notified and no batch job was queued or left in the outbox
+    assert batches == 1
+    assert notices(ctx) == len(fans)
+    assert [job.id for job in jobs.queue(ctx.stores.redis, job_queue).get_jobs()] == [fan_out.id]
+    assert background.pending_count(ctx) == 1  # the fan-out's own, marked done by jobs.run
+
+
 def test_fan_out_goes_in_batches(ctx, author_with_fans, monkeypatch):
     monkeypatch.setattr(notifications, "FAN_OUT_BATCH", 2)
     author, fans = author_with_fans
@@ -163,15 +182,16 @@ def test_a_job_failing_on_a_store_is_retried_then_failed_then_requeued(
         article_id=article_id,
     )
     failing = run_worker(
-        FLASK_JOB_RETRY_INTERVALS="0,0",  # for the batch jobs it queues
+        FLASK_JOB_RETRY_INTERVALS="0,0",
         FLASK_MONGO_URI="mongodb://127.0.0.1:1/?directConnection=true",
         FLASK_STORE_CONNECT_TIMEOUT="0.3",
         FLASK_STORE_READ_TIMEOUT="0.3",
     )
 
     assert failing.returncode == 0, failing.stderr
-    # the fan-out job queues its one batch, which fails on MongoDB: first try + 2 retries
-    assert failing.stderr.count("job notify_follower_batch failed") == 3
+    # the fan-out job (its five followers: one batch, its own) fails on MongoDB: first try
+    # + 2 retries
+    assert failing.stderr.count("job notify_followers failed") == 3
     (failed,) = jobs.failed_jobs(ctx.stores.redis, job_queue)
     assert "mongo is unavailable" in failed.error
     assert notices(ctx) == 0

@@ -110,6 +110,6 @@ def test_an_inline_job_that_fails_after_the_commit_does_not_fail_the_write_and_i
     published = publish(inline, author, "inline")
 
     assert published.slug == "inline"
-    assert background.pending_count(ctx) == 1  # the batch, for the queue's retries
+    assert background.pending_count(ctx) == 1  # the fan-out, for the queue's retries
     (retried,) = jobs.queue(ctx.stores.redis, job_queue).get_jobs()
-    assert retried.kwargs["name"] == "notify_follower_batch"
+    assert retried.kwargs["name"] == "notify_followers"

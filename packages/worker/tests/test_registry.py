@@ -125,9 +125,11 @@ def test_an_unknown_job_fails_with_its_name(ctx):
 
 
 def test_an_inline_run_takes_the_jobs_path_request_id_metrics_and_outbox(
-    ctx, author_with_fans, job_logs
+    ctx, author_with_fans, job_logs, monkeypatch
 ):
-    # given jobs that run inline (testing), and the count of each job's runs so far
+    # given jobs that run inline (testing), a fan-out in two batches (five followers, three
+    # a batch: a fan-out of one batch has no batch job), and the count of each job's runs
+    monkeypatch.setattr(notifications, "FAN_OUT_BATCH", 3)
     author, fans = author_with_fans
     before = counted("notify_followers", "succeeded"), counted("notify_follower_batch", "succeeded")
 
@@ -145,11 +147,11 @@ def test_an_inline_run_takes_the_jobs_path_request_id_metrics_and_outbox(
         counted("notify_follower_batch", "succeeded"),
     ) == (
         before[0] + 1,
-        before[1] + 1,
+        before[1] + 2,
     )
     logged = {r.getMessage(): r.request_id for r in job_logs if r.name.endswith("notifications")}
     assert set(logged.values()) == {"inline-7"}
-    assert any(f"new notifications of {len(fans)}" in message for message in logged)
+    assert {m.rsplit(" ", 1)[1] for m in logged if "new notifications of" in m} == {"3", "2"}
     assert background.pending_count(ctx) == 0
 
 

@@ -25,6 +25,7 @@ from imflask_app.cli import (
 )
 from imflask_app.compression import register_compression
 from imflask_app.web import register_web
+from imflask_controllers import reads
 from imflask_controllers.context import Context, bootstrap
 from imflask_core.config import load_settings
 from imflask_core.errors import ConfigError
@@ -49,6 +50,7 @@ def create_app(
             __name__, settings, lambda: context_of(app).stores.readiness_checks()
         )
         register_compression(app)
+        register_request_state(app)
         register_api(app)
         register_web(app)
         register_commands(app)
@@ -63,6 +65,12 @@ def create_app(
             raise ConfigRefused(str(error)) from None
         raise
     return app
+
+
+def register_request_state(app: Flask) -> None:
+    """Each request starts without what the controllers kept of the previous one that
+    this thread served (the viewer's write position, ``reads.start_request``)."""
+    app.before_request(reads.start_request)
 
 
 def context_of(app: Flask) -> Context:

@@ -8,7 +8,9 @@ The test starts its own primary (binary log, GTIDs) and replica lagging 2 s
 (MASTER_DELAY), one Redis and one MongoDB-wire server, and two app instances
 served over HTTP; then asserts that the hung replica costs one deadline per
 process, that lists then come from the primary with 200, and that ``/readyz``
-says ``degraded`` with 200.
+says ``degraded`` with 200. Two more use the same processes to check that a
+signed-in request reads the viewer's write position once, with the account, and
+that the next request served by the same thread asks again.
 
 ``uv run pytest -m topology -s packages/app/tests/topology/test_replicas.py``
 prints the times measured (the figures in docs/deploy.md).
@@ -150,3 +152,64 @@ def test_a_hung_replica_costs_one_deadline_per_process_then_lists_come_from_the_
         assert answer.body["mysql_replica"] == "degraded"
     print(f"replica ok again in /readyz {back} s after the resume")
     assert back is not None
+
+
+def get_calls(server) -> int:
+    """How many GETs ``server`` (a Redis of this test's) has answered since its last reset."""
+    with server.client() as client:
+        return int(client.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+
+def test_a_replica_read_of_a_signed_in_request_asks_redis_nothing_more_for_the_viewers_writes(
+    instances, primary, replica, redis_server
+):
+    # given a writer whose last write the replica has applied (their position in Redis)
+    (a,) = instances(n=1)
+    writer = sign_up(a, "writer")
+    publish(a, writer, "Mine")
+    caught_up(primary, replica)
+    with redis_server.client() as client:
+        assert client.keys("*written-by*"), "the writer's position is kept in Redis"
+        client.config_resetstat()
+
+    # when they read a list page (from the replica, its load, counts and flags)
+    answer = listed(a, "/api/articles?limit=5", headers=writer)
+
+    # then their position came with their account's MGET: not one GET more
+    assert [article["title"] for article in answer.body["articles"]] == ["Mine"]
+    assert get_calls(redis_server) == 0
+
+
+def test_a_page_of_the_next_request_in_the_same_thread_sees_a_write_made_meanwhile_elsewhere(
+    fault_app, serve, primary, replica
+):
+    # given instance A serving this thread (Flask's test client) and instance B over HTTP,
+    # and a user signed in on A to the API (a token) and to the pages (a cookie)
+    shared = {"mysql_uri": primary.uri(), "mysql_replica_uri": replica.uri()}
+    app = fault_app(**shared, secret_key=SECRET_KEY)
+    b = serve(fault_app(**shared, secret_key=SECRET_KEY))
+    caught_up(primary, replica)
+    author = sign_up(b, "author")
+    slug = publish(b, author, "Dragons")
+    client = app.test_client()
+    user = {"username": "reader", "email": "reader@example.org", "password": "password1"}
+    token = client.post("/api/users", json={"user": user}).get_json()["user"]["token"]
+    login = client.get("/login").get_data(as_text=True)
+    csrf = login.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    signed_in = client.post(
+        "/login",
+        data={"email": user["email"], "password": user["password"], "csrf_token": csrf},
+    )
+    assert signed_in.status_code == 302, signed_in.get_data(as_text=True)[:300]
+    caught_up(primary, replica)
+    headers = {"Authorization": f"Token {token}"}
+    assert client.get("/api/articles", headers=headers).status_code == 200  # "no writes lately"
+
+    # when the user favorites the article on B (the replica applies it 2 s later) and
+    # then, within those 2 s, opens the home page on A in this thread
+    favorited = http(b, "POST", f"/api/articles/{slug}/favorite", headers=headers)
+    assert favorited.status == 200, favorited
+    page = client.get("/").get_data(as_text=True)
+
+    # then the page shows it favorited: the position the API request read is not reused
+    assert 'aria-pressed="true"' in page

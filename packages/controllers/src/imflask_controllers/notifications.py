@@ -15,6 +15,7 @@ from imflask_models.mongo import notifications as inbox
 from imflask_models.mysql import articles as articles_table
 from imflask_models.mysql import follows
 from imflask_models.mysql import users as users_table
+from imflask_models.mysql.articles import ArticleRow
 from imflask_models.mysql.database import SqlConnection
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,16 @@ class Inbox:
 
 @register_job("notify_followers")
 def notify_followers(ctx: Context, *, article_id: int) -> int:
-    """Split the author's followers into batches, each its own job; return how many.
+    """Notify the author's followers; return in how many batches.
 
     The job of a publication (``effects.record_article_published``).
 
-    Only follower ids are read here: each batch is a separate job (a batch that
-    fails is retried alone, and several workers share a big fan-out), recorded
-    in the outbox in one transaction so that no batch is lost with the queue.
-    Running this twice queues the batches twice, which inserts nothing new.
+    Followers who fit in one batch (``FAN_OUT_BATCH``) are notified by this job
+    itself: a batch job of its own would cost an outbox row, a queue round and a
+    commit marking it done, for one insert. More are split into batches, each its
+    own job (a batch that fails is retried alone, and several workers share a big
+    fan-out), recorded in the outbox in one transaction so that no batch is lost
+    with the queue. Running this twice inserts nothing new (``notify_follower_batch``).
     """
     with ctx.stores.sql.connection() as conn:
         article = articles_table.article_by_id(conn, article_id)
@@ -61,10 +64,14 @@ def notify_followers(ctx: Context, *, article_id: int) -> int:
     while True:
         with ctx.stores.sql.connection() as conn:
             batch = follows.follower_ids(conn, article.author_id, after=after, limit=FAN_OUT_BATCH)
-        if not batch:
+        if batch:
+            batches.append(batch)
+        if len(batch) < FAN_OUT_BATCH:  # the last one
             break
-        batches.append(batch)
         after = batch[-1]
+    if len(batches) == 1:
+        _notify(ctx, article, batches[0])
+        return 1
 
     def record(conn: SqlConnection) -> effects.Jobs:
         return effects.record_followers_batched(conn, article_id=article_id, batches=batches)
@@ -85,9 +92,18 @@ def notify_follower_batch(ctx: Context, *, article_id: int, follower_ids: list[i
     """
     with ctx.stores.sql.connection() as conn:
         article = articles_table.article_by_id(conn, article_id)
-        author = users_table.user_by_id(conn, article.author_id) if article else None
-    if article is None or author is None:
+    if article is None:
         log.info("article %s is gone; nobody to notify", article_id)
+        return 0
+    return _notify(ctx, article, follower_ids)
+
+
+def _notify(ctx: Context, article: ArticleRow, follower_ids: list[int]) -> int:
+    """The notices of ``article`` for these followers, inserted once each; how many new."""
+    with ctx.stores.sql.connection() as conn:
+        author = users_table.user_by_id(conn, article.author_id)
+    if author is None:
+        log.info("article %s has no author; nobody to notify", article.id)
         return 0
     docs = [
         inbox.new_article_notice(
@@ -101,7 +117,7 @@ def notify_follower_batch(ctx: Context, *, article_id: int, follower_ids: list[i
         for follower_id in follower_ids
     ]
     created = inbox.insert_notifications(ctx.stores.mongo.db, docs)
-    log.info("article %s: %s new notifications of %s", article_id, created, len(docs))
+    log.info("article %s: %s new notifications of %s", article.id, created, len(docs))
     return created
 
 

@@ -12,7 +12,7 @@ from typing import TypedDict
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from imflask_controllers import caches, effects, limits, tokens
+from imflask_controllers import caches, effects, limits, reads, tokens
 from imflask_controllers.context import Context
 from imflask_controllers.errors import Invalid, NotFound, Unauthenticated
 from imflask_controllers.types import User
@@ -106,7 +106,8 @@ def authenticate(ctx: Context, token: str) -> Identity:
     One Redis round trip on a signed-in request: the token's revocation mark, the
     user's "void before" mark and the user's cached account, which a change of the
     account invalidates (``effects.user_changed``); MySQL is read only when the
-    account is not cached.
+    account is not cached. With read replicas the same round trip reads the user's
+    write position, which routes their reads in this request (``reads.known_written``).
     """
     claims = tokens.read_access_token(token, secret=ctx.settings.secret_key)
 
@@ -117,13 +118,16 @@ def authenticate(ctx: Context, token: str) -> Identity:
     redis = ctx.stores.redis
     revocation = auth_tokens.revoked_access_token_key(redis, claims.token_id)
     void_before = auth_tokens.tokens_void_before_key(redis, claims.user_id)
-    account, marks = caches.signed_in_user(
-        ctx, claims.user_id, load, alongside=[revocation, void_before]
-    )
+    written = reads.viewer_key(ctx, claims.user_id)  # with replicas: their write position
+    alongside = [revocation, void_before] + ([written] if written else [])
+    account, marks = caches.signed_in_user(ctx, claims.user_id, load, alongside=alongside)
     if marks is None:
         log.warning("token revocation not checked: redis did not answer")
-    elif marks[0] is not None or not _issued_after(claims.issued_at, marks[1]):
-        raise Unauthenticated("token", "has been revoked")
+    else:
+        if marks[0] is not None or not _issued_after(claims.issued_at, marks[1]):
+            raise Unauthenticated("token", "has been revoked")
+        if written:
+            reads.known_written(claims.user_id, marks[2])
     if account is None:
         raise Unauthenticated("token", "belongs to no user")
     return Identity(_account_of(account), token, claims)

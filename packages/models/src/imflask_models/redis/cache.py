@@ -155,14 +155,19 @@ def invalidate(store: RedisStore, family: CacheFamily, *idents: str | int) -> No
     written = replication.written()  # None without replicas: nothing more to do
     try:
         pipe = store.client.pipeline(transaction=False)
-        for ident in set(idents):
-            key = family.generation_key(store, ident)
-            pipe.incr(key)
-            pipe.expire(key, GENERATION_TTL)
-            if written:
-                positions.merge_into(
-                    store, family.position_key(store, ident), written, ttl=GENERATION_TTL, pipe=pipe
-                )
+        if written:  # one script for every id: a new article's bump has 20 or more
+            pairs = [
+                (family.generation_key(store, ident), family.position_key(store, ident))
+                for ident in sorted(set(idents), key=str)
+            ]
+            positions.bump_with_position(
+                pipe, pairs, written, ttl=GENERATION_TTL, position_ttl=GENERATION_TTL
+            )
+        else:
+            for ident in set(idents):
+                key = family.generation_key(store, ident)
+                pipe.incr(key)
+                pipe.expire(key, GENERATION_TTL)
         with store_call(STORE):
             pipe.execute()
     except RedisError as error:  # any: even an error reply leaves the old value readable
