@@ -28,6 +28,11 @@ def hex_of(colour: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*colour)
 
 
+def hex_of_unit(red: float, green: float, blue: float) -> str:
+    """Channels from 0 to 1 (colorsys's) -> the nearest #rrggbb."""
+    return hex_of((round(red * 255), round(green * 255), round(blue * 255)))
+
+
 def luminance(hex_colour: str) -> float:
     """Relative luminance, WCAG 2's definition (sRGB, 0.03928 knee as the spec writes it)."""
 
@@ -53,10 +58,23 @@ def least_darkening(colour: str, background: str, target: float) -> str:
     hue, lightness, saturation = colorsys.rgb_to_hls(*(c / 255 for c in rgb(colour)))
     for step in range(1, STEPS + 1):
         darker = colorsys.hls_to_rgb(hue, lightness * (1 - step / STEPS), saturation)
-        candidate = hex_of((round(darker[0] * 255), round(darker[1] * 255), round(darker[2] * 255)))
+        candidate = hex_of_unit(*darker)
         if ratio(candidate, background) >= target:
             return candidate
     raise ValueError(f"{colour} cannot reach {target}:1 on {background} by darkening")
+
+
+def least_lightening(colour: str, background: str, target: float) -> str:
+    """The same for a colour on a dark background: lightness raised as little as possible."""
+    if ratio(colour, background) >= target:
+        return colour
+    hue, lightness, saturation = colorsys.rgb_to_hls(*(c / 255 for c in rgb(colour)))
+    for step in range(1, STEPS + 1):
+        lighter = colorsys.hls_to_rgb(hue, lightness + (1 - lightness) * step / STEPS, saturation)
+        candidate = hex_of_unit(*lighter)
+        if ratio(candidate, background) >= target:
+            return candidate
+    raise ValueError(f"{colour} cannot reach {target}:1 on {background} by lightening")
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,8 @@ class Change:
 
     @property
     def new(self) -> str:
+        if luminance(self.background) < luminance(self.old):  # a dark background
+            return least_lightening(self.old, self.background, self.target)
         return least_darkening(self.old, self.background, self.target)
 
 
@@ -89,6 +109,9 @@ CHANGES = [
     Change("profile action button (text and border)", "#999999", "#f3f3f3", TEXT),
     Change("article quote text", "#777777", "#ffffff", TEXT),
     Change("form field borders (a control's edge)", "#d9d9d9", "#ffffff", LARGE),
+    # The article banner is dark (#333): there the old colours are lightened, or kept.
+    Change("favorite button on the article banner", "#5cb85c", "#333333", TEXT),
+    Change("delete button on the article banner", "#b85c5c", "#333333", TEXT),
 ]
 
 
@@ -98,7 +121,7 @@ def same_step(old_base: str, old_shade: str, new_base: str) -> str:
     base, shade = (colorsys.rgb_to_hls(*(c / 255 for c in rgb(x))) for x in (old_base, old_shade))
     hue, lightness, saturation = colorsys.rgb_to_hls(*(c / 255 for c in rgb(new_base)))
     darker = colorsys.hls_to_rgb(hue, lightness * shade[1] / base[1], saturation)
-    return hex_of((round(darker[0] * 255), round(darker[1] * 255), round(darker[2] * 255)))
+    return hex_of_unit(*darker)
 
 
 BRAND = CHANGES[0]
