@@ -75,9 +75,10 @@ def site(ctx) -> dict[str, str]:
     return {"dragons": dragons.slug}
 
 
-def signed_in_page(browser_context, axe_source: str, username: str | None) -> Page:
+def signed_in_page(browser_context, username: str | None, axe_source: str = "") -> Page:
     context = browser_context(viewport=DESKTOP)
-    context.add_init_script(script=axe_source)
+    if axe_source:
+        context.add_init_script(script=axe_source)
     page = context.new_page()
     if username:
         sign_in(page, username)
@@ -182,7 +183,7 @@ def test_every_page_state_has_no_axe_violation_and_one_h1(browser_context, axe_s
     problems: dict[str, list[str]] = {}
     checked = 0
     for username, states in page_states(site["dragons"]).items():
-        page = signed_in_page(browser_context, axe_source, username)
+        page = signed_in_page(browser_context, username, axe_source)
         page.set_viewport_size(WIDTHS[width])
         for name, reach in states.items():
             # when it reaches the state
@@ -205,7 +206,7 @@ def test_every_page_state_has_no_axe_violation_and_one_h1(browser_context, axe_s
 
 def test_axe_finds_a_violation_when_there_is_one(browser_context, axe_source, site):
     # given a page where a link loses its name (what the avatar links were)
-    page = signed_in_page(browser_context, axe_source, None)
+    page = signed_in_page(browser_context, None, axe_source)
     page.goto("/")
     page.evaluate("document.querySelector('.article-meta .author-name').remove()")
 
@@ -229,10 +230,10 @@ def boxes(page: Page, selector: str) -> list[dict[str, float]]:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_author_links_tag_pills_and_comment_buttons_are_at_least_24_px(
-    browser_context, axe_source, site, width
+    browser_context, site, width
 ):
     # given alice on her article with comments, and the home page's tags
-    page = signed_in_page(browser_context, axe_source, "alice")
+    page = signed_in_page(browser_context, "alice")
     page.set_viewport_size(WIDTHS[width])
     measured = {}
     targets = {
@@ -260,10 +261,10 @@ def test_author_links_tag_pills_and_comment_buttons_are_at_least_24_px(
 
 
 @pytest.mark.parametrize("username", ["alice", "a-rather-long-name-for-a-phone", "x" * 64])
-def test_the_signed_in_navbar_fits_two_rows_on_a_phone(browser_context, axe_source, ctx, username):
+def test_the_signed_in_navbar_fits_two_rows_on_a_phone(browser_context, ctx, username):
     # given someone signed in on a 390 px screen
     register(ctx, username)
-    page = signed_in_page(browser_context, axe_source, username)
+    page = signed_in_page(browser_context, username)
     page.set_viewport_size(PHONE)
     page.goto("/")
 
@@ -274,11 +275,9 @@ def test_the_signed_in_navbar_fits_two_rows_on_a_phone(browser_context, axe_sour
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def test_the_popular_tags_come_after_the_feed_on_a_phone_and_in_the_document(
-    browser_context, axe_source, site
-):
+def test_the_popular_tags_come_after_the_feed_on_a_phone_and_in_the_document(browser_context, site):
     # given the home page on a phone
-    page = signed_in_page(browser_context, axe_source, None)
+    page = signed_in_page(browser_context, None)
     page.set_viewport_size(PHONE)
     page.goto("/")
 
@@ -295,9 +294,9 @@ def test_the_popular_tags_come_after_the_feed_on_a_phone_and_in_the_document(
     assert following
 
 
-def test_a_wide_code_block_scrolls_and_a_keyboard_reaches_it(browser_context, axe_source, site):
+def test_a_wide_code_block_scrolls_and_a_keyboard_reaches_it(browser_context, site):
     # given the article with a long code line on a phone
-    page = signed_in_page(browser_context, axe_source, None)
+    page = signed_in_page(browser_context, None)
     page.set_viewport_size(PHONE)
     page.goto(f"/article/{site['dragons']}")
     block = page.locator(".article-body pre")
