@@ -116,6 +116,13 @@ def publish_with_errors(slug: str) -> Callable[[Page], None]:
     return state
 
 
+def settings_with_errors(page: Page) -> None:
+    page.goto("/settings")
+    page.get_by_placeholder("Email", exact=True).fill("not an email")
+    page.get_by_role("button", name="Update Settings").click()
+    expect(page.locator(".field-errors").first).to_be_visible()
+
+
 def after_publishing(page: Page) -> None:
     page.goto("/editor")
     page.get_by_placeholder("Article Title").fill("Fresh")
@@ -151,6 +158,7 @@ def page_states(slug: str) -> dict[str | None, dict[str, Callable[[Page], None]]
             "editor edit": visit(f"/editor/{slug}"),
             "editor edit with errors": publish_with_errors(slug),
             "settings": visit("/settings"),
+            "settings with errors": settings_with_errors,
             "own profile": visit("/profile/alice"),
             "after publishing (flash)": after_publishing,
         },
@@ -199,7 +207,7 @@ def test_every_page_state_has_no_axe_violation_and_one_h1(browser_context, axe_s
                 problems[f"{username or 'anonymous'}: {name} ({page.url})"] = found
             checked += 1
 
-    assert checked == 25
+    assert checked == 26
     report = "\n".join(f"{state}:\n  " + "\n  ".join(lines) for state, lines in problems.items())
     assert not problems, report
 
