@@ -229,6 +229,20 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / file_name), full_page=True)
 
 
+def test_a_feed_has_one_link_per_author_and_named_favorite_toggles(browser_context, site):
+    # given the home page: ten previews by alice
+    page = signed_in_page(browser_context, None)
+    page.goto("/")
+    previews = page.locator(".article-preview")
+    expect(previews).to_have_count(10)
+
+    # then each preview has one link to alice (picture and name together) and a named toggle
+    expect(page.get_by_role("link", name="alice", exact=True)).to_have_count(10)
+    expect(page.locator('a[href="/profile/alice"]')).to_have_count(10)
+    toggle = page.get_by_role("button", name="Favorite Dragons, favorites: 1", exact=True)
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+
+
 def boxes(page: Page, selector: str) -> list[dict[str, float]]:
     return page.locator(selector).evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect();"
