@@ -108,11 +108,11 @@ def test_sign_up_publish_comment_favorite_and_sign_out_with_the_keyboard_only(pa
     press_until_focused(page, page.locator(f'a.preview-link[href="/article/{dragons.slug}"]'))
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(f"/article/{dragons.slug}$"))
-    press_until_focused(
-        page, page.locator(".banner").get_by_role("button", name="Favorite Article")
-    )
+    favorite = page.locator(".banner form[data-favorite] button")
+    press_until_focused(page, favorite)
     page.keyboard.press("Space")
     expect(page.locator("form[data-favorite] button")).to_have_text(["Unfavorite Article (1)"] * 2)
+    expect(favorite).to_be_focused()  # the script left the focus where the keyboard put it
     assert articles.get_article(ctx, slug=dragons.slug, viewer=None).favorites_count == 1
 
     # sign out

@@ -9,8 +9,10 @@ document.addEventListener("submit", async (event) => {
   if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-favorite")) return;
   if (!document.body.hasAttribute("data-signed-in")) return; // the server sends you to sign in
   event.preventDefault();
-  const button = form.querySelector("button");
-  button.disabled = true;
+  // One request at a time per form. Not `disabled`: disabling the focused button would
+  // drop the keyboard's focus to the page's start.
+  if (form.dataset.busy) return;
+  form.dataset.busy = "1";
   try {
     const response = await fetch(form.action, {
       method: "POST",
@@ -27,7 +29,7 @@ document.addEventListener("submit", async (event) => {
   } catch {
     form.submit();
   } finally {
-    button.disabled = false;
+    delete form.dataset.busy;
   }
 });
 
