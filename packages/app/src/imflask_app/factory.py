@@ -23,6 +23,7 @@ from imflask_app.cli import (
     register_commands,
     starts_stores_on_load,
 )
+from imflask_app.compression import register_compression
 from imflask_app.web import register_web
 from imflask_controllers.context import Context, bootstrap
 from imflask_core.config import load_settings
@@ -47,6 +48,7 @@ def create_app(
         app = create_flask_app(
             __name__, settings, lambda: context_of(app).stores.readiness_checks()
         )
+        register_compression(app)
         register_api(app)
         register_web(app)
         register_commands(app)

@@ -37,15 +37,15 @@ def page_globals() -> dict[str, Callable[[], User | None]]:
 
 @web.app_template_global()
 def csrf_field() -> Markup:
-    """The hidden input every state-changing form carries."""
+    """The hidden input every state-changing form carries (the token masked afresh)."""
     return Markup('<input type="hidden" name="{}" value="{}">').format(
-        csrf.FIELD, escape(csrf.token())
+        csrf.FIELD, escape(csrf.masked_token())
     )
 
 
 @web.app_template_global()
 def csrf_token() -> str:
-    return csrf.token()
+    return csrf.masked_token()
 
 
 @web.app_template_global()
@@ -55,6 +55,24 @@ def page_url(number: int) -> str:
     if number == 1:
         args.pop("page")
     return url_for(request.endpoint or "web.home", **(request.view_args or {}), **args)
+
+
+SUMMARY_LENGTH = 160  # about what a search result shows under a page's title
+DEFAULT_SUMMARY = (
+    "Conduit, a place to share your knowledge: articles by its writers, by tag and by feed."
+)
+
+
+@web.app_template_filter("summary")
+def summary(text: str | None) -> str:
+    """A page's meta description: ``text`` on one line, cut at a word to fit; else the site's."""
+    words = " ".join((text or "").split())
+    if not words:
+        return DEFAULT_SUMMARY
+    if len(words) <= SUMMARY_LENGTH:
+        return words
+    cut = words[: SUMMARY_LENGTH - 3].rsplit(" ", 1)[0] if " " in words else words
+    return cut[: SUMMARY_LENGTH - 3] + "..."
 
 
 @web.app_template_filter("avatar")
