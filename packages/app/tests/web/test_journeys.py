@@ -28,15 +28,15 @@ def test_sign_up_publish_with_tags_see_it_in_the_global_feed_and_under_its_tag(p
     )
 
     expect(page.locator(".article-page .banner h1")).to_have_text("How to train your dragon")
-    expect(page.locator(".article-body h2")).to_have_text("Step one")
+    expect(page.locator(".article-body h3")).to_have_text("Step one")  # "##" under the title's h1
     expect(page.locator(".article-body strong")).to_have_text("kind")
     page.get_by_role("link", name="Home").click()
     preview = page.locator(".article-preview").first
-    expect(preview.locator("h1")).to_have_text("How to train your dragon")
+    expect(preview.locator("h2")).to_have_text("How to train your dragon")
     expect(preview.locator(".tag-list li")).to_have_text(["dragons", "training"])
     page.locator(".sidebar").get_by_role("link", name="training").click()
     expect(page.locator(".feed-toggle .nav-link.active")).to_contain_text("training")
-    expect(page.locator(".article-preview h1")).to_have_text(["How to train your dragon"])
+    expect(page.locator(".article-preview h2")).to_have_text(["How to train your dragon"])
     page.goto("/?tag=nothing-here")
     expect(page.locator(".article-preview")).to_have_text("No articles are here... yet.")
     page.goto(f"/article/{slug}")
@@ -65,10 +65,10 @@ def test_favorite_follow_feed_and_comments_from_another_account(page, conduit, c
     expect(page.locator(".banner").get_by_role("button", name="Unfollow alice")).to_be_visible()
     page.get_by_role("link", name="Home").click()
     page.get_by_role("link", name="Your Feed").click()
-    expect(page.locator(".article-preview h1")).to_have_text(["Dragons"])
+    expect(page.locator(".article-preview h2")).to_have_text(["Dragons"])
     expect(page.locator(".article-preview .counter")).to_have_text("1")
     page.goto("/profile/bob/favorites")
-    expect(page.locator(".article-preview h1")).to_have_text(["Dragons"])
+    expect(page.locator(".article-preview h2")).to_have_text(["Dragons"])
 
     page.goto(f"/article/{article.slug}")
     page.get_by_placeholder("Write a comment...").fill("Great read,\nthank you!")

@@ -31,7 +31,7 @@ def hundred_articles(ctx):
 
 def test_a_hundred_articles_paginate_ten_to_a_page(page, hundred_articles):
     page.goto("/")
-    previews = page.locator(".article-preview h1")
+    previews = page.locator(".article-preview h2")
     links = page.locator(".pagination .page-link")
 
     expect(previews).to_have_count(10)

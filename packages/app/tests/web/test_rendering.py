@@ -9,7 +9,7 @@ import pytest
 
 import imflask_app
 from imflask_app.web.pagination import Pagination
-from imflask_app.web.rendering import render_markdown
+from imflask_app.web.rendering import render_article_body, render_markdown
 
 PACKAGE = Path(imflask_app.__file__).parent
 STATIC = PACKAGE / "static"
@@ -47,6 +47,17 @@ def test_markdown_keeps_formatting_and_marks_links():
     assert "<strong>bold</strong>" in html
     assert '<a href="https://example.com" rel="noopener noreferrer nofollow">site</a>' in html
     assert "<li>one</li>" in html
+
+
+def test_an_article_body_starts_its_headings_at_h2_and_its_code_blocks_take_the_focus():
+    html = str(render_article_body("# One\n\n## Two\n\n###### Six\n\n```\n<pre>x\n```"))
+
+    assert "<h2>One</h2>" in html
+    assert "<h3>Two</h3>" in html
+    assert "<h6>Six</h6>" in html
+    assert "<h1" not in html
+    assert html.count("<pre") == 1
+    assert '<pre tabindex="0" role="group" aria-label="Code example"><code>&lt;pre&gt;x' in html
 
 
 def test_sanitiser_drops_attributes_outside_the_allow_list():

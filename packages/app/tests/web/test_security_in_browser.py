@@ -63,7 +63,7 @@ def test_script_onerror_and_javascript_links_never_run_anywhere(page, conduit):
         assert_nothing_ran(page, dialogs)
     page.goto("/")
     page.locator(".sidebar").get_by_text("<script>alert('tag')</script>").click()
-    expect(page.locator(".article-preview h1")).to_have_text([f"{SCRIPT}{IMG}"])
+    expect(page.locator(".article-preview h2")).to_have_text([f"{SCRIPT}{IMG}"])
     assert_nothing_ran(page, dialogs)
     page.locator(".sidebar").get_by_text("<img src=x onerror=alert('tag')>").click()
     expect(page.locator(".article-preview .tag-list li")).to_have_count(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, redirect, render_template, request, url_for
 
 from imflask_api.deps import context
-from imflask_app.web import forms
+from imflask_app.web import forms, messages
 from imflask_app.web.blueprint import web
 from imflask_app.web.forms import form_view
 from imflask_app.web.session import current_user, require_user
@@ -32,6 +32,7 @@ def article(slug: str):
 def delete_article(slug: str):
     """Delete one of your articles, then go home."""
     article_cases.delete_article(context(), slug=slug, user=require_user())
+    messages.article_deleted()
     return redirect(url_for("web.home"))
 
 

@@ -6,7 +6,7 @@ from flask import redirect, render_template, url_for
 
 from imflask_api.deps import context
 from imflask_api.security import client_ip
-from imflask_app.web import forms
+from imflask_app.web import forms, messages
 from imflask_app.web.blueprint import web
 from imflask_app.web.forms import form_view
 from imflask_app.web.session import sign_in, sign_out
@@ -30,6 +30,7 @@ def login_submit():
         context(), email=data.email, password=data.password, client_ip=client_ip()
     )
     sign_in(user.id)
+    messages.signed_in(user.username)
     return redirect(safe_next(url_for("web.home")))
 
 
@@ -52,6 +53,7 @@ def register_submit():
         client_ip=client_ip(),
     )
     sign_in(user.id)
+    messages.signed_up(user.username)
     return redirect(url_for("web.home"))
 
 

@@ -6,7 +6,7 @@ from flask import redirect, render_template, url_for
 
 from imflask_api.deps import context
 from imflask_api.schemas import NewArticle, UpdateArticle
-from imflask_app.web import forms
+from imflask_app.web import forms, messages
 from imflask_app.web.blueprint import web
 from imflask_app.web.forms import form_view
 from imflask_app.web.session import require_user
@@ -35,6 +35,7 @@ def create_article():
         body=data.body,
         tags=data.tagList,
     )
+    messages.article_published(article.title)
     return redirect(url_for("web.article", slug=article.slug))
 
 
@@ -58,4 +59,5 @@ def update_article(slug: str):
     editor = require_user()
     data = forms.article_form(UpdateArticle)
     article = article_cases.update_article(context(), slug=slug, editor=editor, **data.changes())
+    messages.article_updated(article.title)
     return redirect(url_for("web.article", slug=article.slug))

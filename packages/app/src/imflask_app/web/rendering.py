@@ -34,9 +34,21 @@ LINK_REL = "noopener noreferrer nofollow"
 DEFAULT_AVATAR = "icons/avatar.svg"
 
 
-def render_markdown(text: str | None) -> Markup:
-    """An article body as sanitised HTML."""
-    html = _markdown.render(text or "")
+# A code block can be wider than a phone: it scrolls, so a keyboard must be able to reach it
+# (WCAG 2.1.1) and it needs a name. nh3's output has no attributes on <pre> (none are
+# allowed), and user text "<pre>" is escaped, so this exact tag is only ever the element.
+PRE = "<pre>"
+FOCUSABLE_PRE = '<pre tabindex="0" role="group" aria-label="Code example">'
+
+
+def render_markdown(text: str | None, *, heading_offset: int = 0) -> Markup:
+    """An article body as sanitised HTML; headings ``heading_offset`` levels down (at most
+    h6), so that the page's own title stays its only h1."""
+    tokens = _markdown.parse(text or "")
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + heading_offset)}"
+    html = _markdown.renderer.render(tokens, _markdown.options, {})
     return Markup(  # noqa: S704 - nh3 has just removed everything outside the allow-list
         nh3.clean(
             html,
@@ -47,6 +59,13 @@ def render_markdown(text: str | None) -> Markup:
             strip_comments=True,
         )
     )
+
+
+def render_article_body(text: str | None) -> Markup:
+    """An article body on its page: headings from h2 (the title is the h1), and code blocks
+    that a keyboard can scroll."""
+    html = str(render_markdown(text, heading_offset=1))
+    return Markup(html.replace(PRE, FOCUSABLE_PRE))  # noqa: S704 - sanitised above
 
 
 def display_date(value: datetime) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 
 from imflask_api.deps import context
-from imflask_app.web import forms
+from imflask_app.web import forms, messages
 from imflask_app.web.blueprint import web
 from imflask_app.web.forms import form_view
 from imflask_app.web.session import require_user, sign_in
@@ -38,4 +38,5 @@ def settings_submit():
         current_password=forms.current_password(),
     )
     sign_in(updated.id)
+    messages.settings_saved()
     return redirect(url_for("web.profile", username=updated.username))

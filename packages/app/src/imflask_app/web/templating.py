@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 
 from imflask_app.web import csrf
 from imflask_app.web.blueprint import web
-from imflask_app.web.rendering import display_date, image_url, render_markdown
+from imflask_app.web.rendering import display_date, image_url, render_article_body
 from imflask_app.web.session import current_user
 from imflask_controllers.users import User
 
@@ -80,7 +80,7 @@ def avatar(value: str | None) -> str:
     return image_url(value) or url_for("static", filename="icons/avatar.svg")
 
 
-web.add_app_template_filter(render_markdown, "markdown")
+web.add_app_template_filter(render_article_body, "markdown")
 web.add_app_template_filter(display_date, "date")
 
 
