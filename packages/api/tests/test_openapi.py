@@ -431,3 +431,18 @@ def test_the_rate_limit_headers_are_documented_where_limits_count(document):
     for name in limited:
         assert too_many[name]["$ref"].removeprefix("#/components/headers/") in headers
     assert "RateLimit-Policy" in document["info"]["description"]  # also on counted answers
+
+
+@pytest.mark.parametrize("component", ["NewArticle", "UpdateArticle"])
+def test_a_null_tag_list_is_documented_as_the_api_takes_it(client, sign_up, document, component):
+    """``tagList: null`` means no tags (the fuzz test found it accepted but undocumented)."""
+    jake = sign_up("jake")
+    schema = document["components"]["schemas"][component]
+    Draft202012Validator(schema["properties"]["tagList"]).validate(None)
+    created = client.post(
+        "/api/articles",
+        headers=jake.headers,
+        json={"article": {"title": "t", "description": "d", "body": "b", "tagList": None}},
+    )
+    assert created.status_code == 201
+    assert created.get_json()["article"]["tagList"] == []

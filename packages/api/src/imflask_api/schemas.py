@@ -167,8 +167,9 @@ TagList = Annotated[
     list[TagName],
     Field(
         max_length=MAX_TAGS,
-        description="Trimmed, de-duplicated, never empty; returned sorted.",
+        description="Trimmed, de-duplicated, never empty; returned sorted. null is no tags.",
         examples=[["dragons", "training"]],
+        json_schema_extra={"type": ["array", "null"]},  # what _none_as_empty takes
     ),
     BeforeValidator(_none_as_empty),
 ]
@@ -184,8 +185,8 @@ class NewArticle(Schema):
 
 
 class UpdateArticle(Schema):
-    """Every field optional and non-null, at least one sent; ``tagList`` (beyond the spec)
-    replaces the tags."""
+    """Every field optional and non-null (but ``tagList``, where null is no tags), at least
+    one sent; ``tagList`` (beyond the spec) replaces the tags."""
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
