@@ -35,6 +35,7 @@ class OtlpReceiver:
         self.decode = decode
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
+        self.bytes = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -72,6 +73,7 @@ class OtlpReceiver:
         if not self.decode:
             with self._lock:
                 self.requests += 1
+                self.bytes += len(body)
             return
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceRequest,
@@ -98,6 +100,7 @@ class OtlpReceiver:
                 ]
         with self._lock:
             self.requests += 1
+            self.bytes += len(body)
             self.spans += spans
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
