@@ -122,5 +122,9 @@ def test_probes_and_metrics_make_no_trace(traced):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/metrics").status_code in {200, 404}
-
     assert exporter.get_finished_spans() == ()
+
+    assert client.get("/api/profiles/healthz").status_code == 404  # a name, not a probe
+    assert [s.name for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER] == [
+        "GET /api/profiles/<username>"
+    ]

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("imflask")
 
 TRACER_NAME = "imflask"
-# Probes and scrapes would be most of the traces and none of the interest.
-EXCLUDED_URLS = "/healthz,/readyz,/metrics"
+# Probes and scrapes would be most of the traces and none of the interest. A pattern the
+# instrumentation searches the whole URL for: these paths exactly, not a profile "healthz".
+EXCLUDED_URLS = r"^https?://[^/]+/(healthz|readyz|metrics)(\?|$)"
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
