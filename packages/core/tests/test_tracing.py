@@ -172,3 +172,12 @@ def test_store_calls_outside_a_request_or_job_make_no_trace(spans):
     names = [span.name for span in spans.get_finished_spans()]
     assert names.count("job work") == 1
     assert len(names) == 2  # the job and its one SELECT; the first SELECT made none
+
+
+def test_tracing_never_sets_the_global_tracer_provider(spans):
+    """OpenTelemetry's global provider can be set once per process: IMFlask passes its
+    own to every instrumentation, so tests start and stop tracing freely."""
+    from opentelemetry import trace
+
+    assert tracing.provider() is not None
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
