@@ -92,6 +92,9 @@ def main() -> None:
         measure(args)
     finally:
         if sink is not None:
+            from imflask_core import tracing
+
+            tracing.stop()  # the last spans exported while the sink still listens
             sink.communicate("", timeout=30)  # its stdin closes: it prints what it got
 
         subprocess.run([str(mixed.BIN / "flask"), "embedded", "stop"], cwd=mixed.ROOT,

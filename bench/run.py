@@ -210,7 +210,8 @@ def _measure_tracing(server: str, env: dict[str, str], fixtures: dict, args) -> 
     with OtlpReceiver.running(decode=False) as sink:
         for mode in args.tracing:
             name = mode if mode == "off" else f"{float(mode):g}"
-            name += f" ({list(modes).count(name) + 2})" if name in modes else ""
+            earlier = sum(1 for known in modes if known.partition(" (")[0] == name)
+            name += f" ({earlier + 1})" if earlier else ""
             traced = {**env, "OTEL_SDK_DISABLED": "true"}
             if mode != "off":
                 traced = {

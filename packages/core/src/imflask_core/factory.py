@@ -118,7 +118,10 @@ def register_tracing(app: Flask, settings: Settings) -> None:
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
     FlaskInstrumentor.instrument_app(
-        app, tracer_provider=tracing.provider(), excluded_urls=tracing.EXCLUDED_URLS
+        app,
+        tracer_provider=tracing.provider(),
+        excluded_urls=tracing.EXCLUDED_URLS,
+        enable_commenter=False,  # no SQL comments here: no request's context to attach for them
     )
 
 
