@@ -79,6 +79,7 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
             **os.environ,
             **store_uris.environment(),
             "FLASK_INSTANCE_PATH": str(tmp_path),
+            "FLASK_SECRET_KEY": "tracing-test-" * 4,  # one for both workers (testing: random)
             "FLASK_JOBS_INLINE": "0",
             "FLASK_LOG_JSON": "1",
             "GUNICORN_BIND": f"127.0.0.1:{port}",
