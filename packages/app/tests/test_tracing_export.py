@@ -110,7 +110,9 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
             article = {"title": "Traced", "description": "d", "body": "b", "tagList": []}
             status, _ = _call(port, "POST", "/api/articles", {"article": article}, author)
             assert status == 201
-            assert receiver.wait_for(lambda spans: _named(spans, "POST /api/articles"))
+            assert receiver.wait_for(lambda spans: _named(spans, "POST /api/articles")), (
+                _seen(receiver, log.read_text())
+            )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -123,7 +125,9 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
             timeout=120,
         )
         assert worker.returncode == 0, worker.stderr
-        assert receiver.wait_for(lambda spans: _named(spans, "job notify_follower_batch"))
+        assert receiver.wait_for(lambda spans: _named(spans, "job notify_follower_batch")), (
+            _seen(receiver, worker.stderr)
+        )
         spans = list(receiver.spans)
 
     (request,) = _named(spans, "POST /api/articles")
@@ -146,6 +150,12 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
     job_lines = [line for line in _json_lines(worker.stderr) if "notifications" in line["message"]]
     assert job_lines
     assert {line.get("trace_id") for line in job_lines} == {request.trace_id}
+
+
+def _seen(receiver: OtlpReceiver, log: str) -> str:
+    """What arrived, and the end of the process's log: what a failure needs to be read."""
+    names = sorted({f"{s.service}: {s.name}" for s in receiver.spans if s.kind != 3})
+    return f"{receiver.requests} exports, spans {names}; log:\n{log[-3000:]}"
 
 
 def _named(spans: list[ReceivedSpan], name: str) -> list[ReceivedSpan]:
