@@ -3,9 +3,10 @@
 Both run as in production, configured by OTEL_* variables only, with the real
 OTLP/HTTP exporter, against a receiver this test starts on 127.0.0.1 (``testkit.otlp``,
 decoding with opentelemetry-proto). ``POST /api/articles`` is answered by a gunicorn
-worker, which exports from its own process (started in ``post_fork``, with and without
-``--preload``), and queues the notification job; the worker runs it, and its spans are
-in the request's trace. The JSON log lines of both carry that trace's id.
+worker, which exports from its own process (started after the fork, with and without
+``--preload``) and stops on SIGTERM, and queues the notification job; the worker runs
+it, and its spans are in the request's trace. The JSON log lines of both carry that
+trace's id.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
         log = tmp_path / "gunicorn.log"
         command = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
         command += ["--control-socket", str(tmp_path / "ctl"), *(["--preload"] * preload)]
+        # A worker deaf to SIGTERM would be killed only after this; a healthy one stops at once.
+        command += ["--graceful-timeout", "120"]
         with log.open("w") as errors:
             server = subprocess.Popen(
                 [*command, "imflask_app.wsgi:app"],
@@ -110,12 +113,12 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
             article = {"title": "Traced", "description": "d", "body": "b", "tagList": []}
             status, _ = _call(port, "POST", "/api/articles", {"article": article}, author)
             assert status == 201
-            assert receiver.wait_for(lambda spans: _named(spans, "POST /api/articles")), (
-                _seen(receiver, log.read_text())
+            assert receiver.wait_for(lambda spans: _named(spans, "POST /api/articles")), _seen(
+                receiver, log.read_text()
             )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            server.wait(timeout=60)
 
         worker = subprocess.run(
             [str(BIN / "imflask-worker"), "--burst"],
@@ -125,8 +128,8 @@ def test_a_request_and_the_job_it_queued_reach_the_collector_as_one_trace(
             timeout=120,
         )
         assert worker.returncode == 0, worker.stderr
-        assert receiver.wait_for(lambda spans: _named(spans, "job notify_follower_batch")), (
-            _seen(receiver, worker.stderr)
+        assert receiver.wait_for(lambda spans: _named(spans, "job notify_follower_batch")), _seen(
+            receiver, worker.stderr
         )
         spans = list(receiver.spans)
 

@@ -14,8 +14,9 @@ A job carries the context of the request that queued it (``carrier()``: the W3C
 ``job_span`` continues that trace where the job runs, inline or in the worker.
 
 Gunicorn: ``gunicorn.conf.py`` holds the exporter back in the master
-(``hold_exporter_until_fork``) and each worker starts its own in ``post_fork``
-(``start_exporter``), so no exporter thread or connection crosses a fork.
+(``hold_exporter_until_fork``) and each worker starts its own after the fork, in
+``post_worker_init`` (``start_exporter``), so no exporter thread or connection
+crosses a fork.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ EXCLUDED_URLS = r"^https?://[^/]+/(healthz|readyz|metrics)(\?|$)"
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
 _settings: TracingSettings | None = None
-_exporter_held = False  # in a gunicorn master, until post_fork
+_exporter_held = False  # in a gunicorn master, until a worker's start_exporter
 _exporter_pid: int | None = None  # the process whose exporter is attached
 
 
@@ -101,8 +102,9 @@ def hold_exporter_until_fork() -> None:
 
 
 def start_exporter() -> None:
-    """In a gunicorn worker, after the fork: this process's own OTLP exporter (now, if
-    the app was preloaded and tracing is on, or when ``start`` turns it on)."""
+    """In a gunicorn worker, after the fork and its signal handlers: this process's own
+    OTLP exporter (now, if the app was preloaded and tracing is on, or when ``start``
+    turns it on)."""
     global _exporter_held
     with _lock:
         _exporter_held = False
