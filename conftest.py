@@ -150,8 +150,11 @@ def make_context(ctx: Context, store_uris: StoreUris) -> Iterator[Callable[..., 
 
 
 def testing_settings(store_uris: StoreUris, **overrides: object) -> Settings:
-    """The testing configuration on the run's stores, with ``overrides``."""
-    return load_settings("testing").replace(**{**store_uris.overrides(), **overrides})
+    """The testing configuration on the run's stores, with ``overrides``; no tracing,
+    whatever OTEL_* variables the shell has (the tracing tests turn it on themselves)."""
+    return load_settings("testing").replace(
+        **{"tracing": None, **store_uris.overrides(), **overrides}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ import time
 import gunicorn.util
 from gunicorn.workers.sync import SyncWorker
 
+from imflask_core import tracing
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: one request at a time each; two per core plus one keeps the CPU busy
 # while some wait on a store.
@@ -39,6 +41,11 @@ METRICS_PREFIX = "imflask-metrics-"
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
+# Tracing (OTEL_EXPORTER_OTLP_ENDPOINT): each worker starts its own span exporter after the
+# fork (post_worker_init); the master, which imports the app only with --preload, exports
+# nothing.
+tracing.hold_exporter_until_fork()
+
 
 def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -62,6 +69,13 @@ def post_fork(server, worker):
     from imflask_models.stores import forget_inherited_clients
 
     forget_inherited_clients()
+
+
+def post_worker_init(worker):
+    # The exporter's thread starts here, in the worker, once it has set its signal handlers,
+    # not in post_fork: started there, a preloaded worker often ignored SIGTERM until the
+    # master's graceful timeout killed it (30 s to stop instead of 3, 3 times in 4).
+    tracing.start_exporter()
 
 
 def child_exit(server, worker):

@@ -2,6 +2,7 @@
 
     uv run --group bench python bench/request_cost.py            # MariaDB + a Redis of its own
     uv run --group bench python bench/request_cost.py --repeat 5 --requests 2000
+    uv run --group bench python bench/request_cost.py --tracing 1    # and 0.1: sampled share
 
 No server, no wrk, no queueing: Flask's test client sends the same request N
 times in this process, on a throw-away database of the MariaDB on
@@ -10,7 +11,10 @@ users and 2,000 articles by default). For each path it prints the best of
 ``--repeat`` runs of this process's CPU time (``time.process_time``) and wall
 time per request: on a machine shared with other work, the CPU time of the app's
 own process moves far less than requests/s do. MariaDB's and Redis' own CPU time
-is not in it (the wall time includes their round trips).
+is not in it (the wall time includes their round trips). ``--tracing RATIO`` turns
+tracing on (OTEL_TRACES_SAMPLER=parentbased_traceidratio at that ratio), exporting
+over OTLP/HTTP to a sink in another process (``testkit.otlp``), so the exporter's
+thread counts in this process's CPU time and the sink's does not.
 """
 
 from __future__ import annotations
@@ -31,6 +35,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mixed  # bench/mixed.py: its app settings and process helpers
 import run as bench  # bench/run.py: free ports
 
+# An OTLP/HTTP sink until its stdin closes; then how many exports and bytes it received.
+SINK = """
+import sys
+from testkit.otlp import OtlpReceiver
+with OtlpReceiver.running(decode=False) as sink:
+    print(sink.endpoint, flush=True)
+    sys.stdin.read()
+print(f"sink: {sink.requests} exports, {sink.bytes // 1024} KiB", file=sys.stderr)
+"""
+
 PATHS = ("/api/tags", "/api/articles/{slug}", "/api/profiles/{username}", "/api/articles")
 
 
@@ -40,6 +54,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--tracing", type=float, metavar="RATIO", help="trace this share")
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:8]
     database = f"imflask_cost_{run_id}"
@@ -60,10 +75,28 @@ def main() -> None:
         FLASK_REDIS_URL=f"redis://{mixed.HOST}:{port}/0",
         **mixed.APP_ENV,
     )
+    sink = None
+    if args.tracing is not None:
+        sink = subprocess.Popen(
+            [sys.executable, "-c", SINK], cwd=mixed.ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        assert sink.stdout is not None
+        os.environ.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=sink.stdout.readline().strip(),
+            OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+            OTEL_TRACES_SAMPLER_ARG=str(args.tracing),
+        )
     try:
         mixed._wait_for_port(port)
         measure(args)
     finally:
+        if sink is not None:
+            from imflask_core import tracing
+
+            tracing.stop()  # the last spans exported while the sink still listens
+            sink.communicate("", timeout=30)  # its stdin closes: it prints what it got
+
         subprocess.run([str(mixed.BIN / "flask"), "embedded", "stop"], cwd=mixed.ROOT,
                        capture_output=True, env=os.environ)  # fmt: skip
         mixed._stop(redis_server)

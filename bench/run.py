@@ -2,6 +2,7 @@
 
     uv run --group bench python bench/run.py --store sqlite
     uv run --group bench python bench/run.py --store mysql --server gunicorn granian
+    uv run --group bench python bench/run.py --store mysql --tracing off 1 0.1
 
 Seeds a data set through the models (default 1,000 users, 10,000 articles, 3
 tags each, 20 follows and 30 favorites per user) into fresh stores, serves
@@ -11,6 +12,12 @@ prints requests/s, p50/p99, non-2xx responses, the ratio to hello, and the
 resident memory per worker. Everything runs on this machine, against
 127.0.0.1 only; wrk and the servers share its cores, so compare ratios from
 one run rather than absolute numbers across runs.
+
+``--tracing off 1 0.1`` serves the app once per mode, in that order: tracing off,
+then on with OTEL_TRACES_SAMPLER=parentbased_traceidratio and that
+OTEL_TRACES_SAMPLER_ARG, exporting over OTLP/HTTP to a sink on 127.0.0.1 in this
+process (it counts what it is sent and decodes nothing); it prints each endpoint's
+requests/s in every mode and its ratio to the first ``off``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ import pymysql
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+from testkit.otlp import OtlpReceiver  # noqa: E402 - the tracing sink, from the repo's root
+
 MYSQL_SERVER = "mysql://root@127.0.0.1:3306"
 REDIS_SERVER = "redis://127.0.0.1:6379/0"
 
@@ -61,7 +71,16 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--tracing",
+        nargs="+",
+        metavar="MODE",
+        help="serve the app once per mode: off, or the share of traces sampled (1, 0.1)",
+    )
     args = parser.parse_args()
+    for mode in args.tracing or ():
+        if mode != "off" and not 0 < float(mode) <= 1:
+            parser.error(f"--tracing {mode}: off, or a ratio above 0 and at most 1")
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
@@ -73,7 +92,10 @@ def main() -> None:
         _wait_until_idle()  # the stores flush and purge after a bulk load
         report = {"store": args.store, "seeded": fixtures["report"], "servers": {}}
         for server in args.server:
-            report["servers"][server] = _measure_server(server, env, fixtures, args)
+            if args.tracing:
+                report["servers"][server] = _measure_tracing(server, env, fixtures, args)
+            else:
+                report["servers"][server] = _measure_server(server, env, fixtures, args)
         _print(report)
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
@@ -148,10 +170,10 @@ def seed_in_subprocess(code: str, env: dict[str, str], indent: str = "") -> dict
     return fixtures
 
 
-def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> dict:
+def _endpoints(fixtures: dict) -> list[tuple[str, str, str | None, str | None]]:
     auth = f"Authorization: Token {fixtures['token']}"
     login_body = json.dumps({"user": {"email": fixtures["email"], "password": "password"}})
-    endpoints = [
+    return [
         ("article list", "/api/articles?limit=20", None, None),
         ("article list offset 5000", "/api/articles?limit=20&offset=5000", None, None),
         ("article by slug", f"/api/articles/{fixtures['slug']}", None, None),
@@ -160,6 +182,10 @@ def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> d
         ("feed", "/api/articles/feed?limit=20", auth, None),
         ("login", "/api/users/login", None, login_body),
     ]
+
+
+def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> dict:
+    endpoints = _endpoints(fixtures)
     results = {}
     with _serve(server, "hello:app", env, args.workers, cwd=ROOT / "bench") as (port, _):
         _wrk("hello", f"http://127.0.0.1:{port}/", 2)  # warm-up, as for every endpoint
@@ -176,6 +202,42 @@ def _measure_server(server: str, env: dict[str, str], fixtures: dict, args) -> d
             results[name] = {**vars(result), "ratio_to_hello": round(result.rps / hello.rps, 3)}
         rss["after logins"] = _idle_rss(master)
     return {"results": results, "worker_rss_mb": rss}
+
+
+def _measure_tracing(server: str, env: dict[str, str], fixtures: dict, args) -> dict:
+    """The app once per ``--tracing`` mode, each endpoint as ``_measure_server`` drives it."""
+    modes: dict[str, dict] = {}
+    with OtlpReceiver.running(decode=False) as sink:
+        for mode in args.tracing:
+            name = mode if mode == "off" else f"{float(mode):g}"
+            earlier = sum(1 for known in modes if known.partition(" (")[0] == name)
+            name += f" ({earlier + 1})" if earlier else ""
+            traced = {**env, "OTEL_SDK_DISABLED": "true"}
+            if mode != "off":
+                traced = {
+                    **env,
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+                    "OTEL_SERVICE_NAME": "imflask-bench",
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                    "OTEL_TRACES_SAMPLER_ARG": mode,
+                }
+            print(f"{server}, tracing {name}:", flush=True)
+            exported = sink.requests, sink.bytes
+            results = {}
+            with _serve(server, "imflask_app.wsgi:app", traced, args.workers, cwd=ROOT) as (
+                port,
+                _,
+            ):
+                for endpoint, path, header, body in _endpoints(fixtures):
+                    url = f"http://127.0.0.1:{port}{path}"
+                    _wrk(endpoint, url, 2, header=header, body=body)
+                    results[endpoint] = vars(_wrk(endpoint, url, args.duration, header, body))
+            modes[name] = {
+                "results": results,
+                "exports": sink.requests - exported[0],
+                "exported_kib": round((sink.bytes - exported[1]) / 1024),
+            }
+    return {"tracing": modes}
 
 
 def _wait_until_idle(seconds: int = 60) -> None:
@@ -306,6 +368,9 @@ def _latency_ms(out: str, percentile: str) -> float:
 def _print(report: dict) -> None:
     print(f"\nstore: {report['store']}   seeded: {report['seeded']}")
     for server, data in report["servers"].items():
+        if "tracing" in data:
+            _print_tracing(server, data["tracing"])
+            continue
         print(f"\n{server}, wrk -t2 -c32")
         print(f"{'endpoint':28}{'req/s':>9}{'x hello':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
         for name, r in data["results"].items():
@@ -316,6 +381,25 @@ def _print(report: dict) -> None:
             )
         for when, sizes in data["worker_rss_mb"].items():
             print(f"resident memory per worker, MB, {when}: {sizes}")
+
+
+def _print_tracing(server: str, modes: dict) -> None:
+    """Requests/s per endpoint in each mode, and the ratio to the first ``off``."""
+    names = list(modes)
+    base = modes[names[0]]["results"]
+    print(f"\n{server}, wrk -t2 -c32: req/s (x the first {names[0]}) per tracing mode")
+    print(f"{'endpoint':26}" + "".join(f"{name:>18}" for name in names))
+    for endpoint in base:
+        cells = []
+        for name in names:
+            r = modes[name]["results"][endpoint]
+            first = base[endpoint]["rps"]
+            ratio = f"{r['rps'] / first:4.2f}" if first else "  - "
+            cells.append(f"{r['rps']:9.1f} ({ratio})")
+        print(f"{endpoint:26}" + "".join(f"{cell:>18}" for cell in cells))
+    print("exports to the sink (KiB): " + ", ".join(
+        f"{name}: {data['exports']} ({data['exported_kib']})" for name, data in modes.items()
+    ))  # fmt: skip
 
 
 def _cleanup(store: str, run_id: str, env: dict[str, str], workdir: Path) -> None:

@@ -90,6 +90,18 @@ def new_database(tmp_path):
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+# A later migration adding columns to that table, as issue 13 added outbox.trace_context.
+BOOKMARK_COLUMNS = """
+from imflask_models.mysql.schema import SMALLINT, TEXT, column, columns_added
+
+columns_added(
+    "user_bookmarks",
+    column("comment", TEXT, null=True),
+    column("stars", SMALLINT, default=3),
+)
+"""
+
+
 @pytest.fixture
 def bookmarks_migrations(tmp_path) -> Path:
     folder = tmp_path / "migrations"
@@ -268,11 +280,29 @@ def test_a_multi_word_table_with_defaults_builds_alike(
     assert got["user_bookmarks"]["columns"]["note"] == ("text", False, "'it''s good'")
 
 
+@pytest.mark.parametrize(("expected", "actual"), PAIRS)
+def test_columns_added_to_a_table_build_alike(expected, actual, new_database, bookmarks_migrations):
+    (bookmarks_migrations / "0002.bookmark_comments.py").write_text(BOOKMARK_COLUMNS)
+
+    want = built(expected, new_database, bookmarks_migrations)
+    got = built(actual, new_database, bookmarks_migrations)
+
+    assert got == want
+    assert got["user_bookmarks"]["columns"]["comment"] == ("text", True, None)
+    assert got["user_bookmarks"]["columns"]["stars"] == ("integer", False, "3")
+
+
+def test_an_added_column_that_existing_rows_cannot_fill_is_refused():
+    with pytest.raises(ValueError, match="stars: a column added to a table needs null=True"):
+        schema.columns_added("user_bookmarks", schema.column("stars", schema.SMALLINT))
+
+
 def test_the_migration_ids_are_the_ones_databases_already_recorded(tmp_path):
     """yoyo keys an applied migration by its id (the file name): a renamed one would run
     again on every database that has it. New migrations come after these."""
     uri = f"sqlite:///{tmp_path / 'ids.sqlite3'}"
-    recorded = ["0001.users", "0002.conduit", "0003.outbox", "0004.user_keys"]
+    recorded = ["0001.users", "0002.conduit", "0003.outbox", "0004.user_keys",
+                "0005.route_word_slugs", "0006.outbox_trace_context"]  # fmt: skip
 
     assert migrate.status(uri).pending[: len(recorded)] == recorded
 
@@ -460,8 +490,8 @@ def test_an_article_whose_slug_is_a_route_word_gets_a_readable_one(dialect, new_
                     {"slug": slug, **now},
                 )
 
-        # when 0005 runs
-        assert migrate.upgrade(uri) == ["0005.route_word_slugs"]
+        # when 0005 runs (and the migrations after it)
+        assert migrate.upgrade(uri)[0] == "0005.route_word_slugs"
         with db.connection() as conn:
             slugs = [row["slug"] for row in conn.all("SELECT slug FROM articles ORDER BY id")]
             moved = articles_table.article_by_slug(conn, slugs[0])

@@ -26,6 +26,7 @@ from typing import Any
 
 from imflask_controllers import jobs
 from imflask_controllers.context import Context
+from imflask_core import tracing
 from imflask_core.errors import StoreUnavailable
 from imflask_core.observability import request_id_var
 from imflask_models.mysql import outbox
@@ -48,15 +49,19 @@ class PendingJob:
     job: str  # its registered name
     kwargs: dict[str, Any]
     request_id: str | None
+    trace_context: dict[str, str] | None = None  # the recording request's, tracing on
 
 
 def record(conn: SqlConnection, job: Callable[..., Any], **kwargs: Any) -> PendingJob:
     """Record the registered ``job(ctx, **kwargs)`` in the outbox, inside the caller's
-    transaction."""
+    transaction, with the request id and trace context it will run under."""
     name = jobs.name_of(job, **kwargs)
     request_id = request_id_var.get()
-    outbox_id = outbox.add_job(conn, job=name, kwargs=kwargs, request_id=request_id)
-    return PendingJob(outbox_id, name, kwargs, request_id)
+    trace_context = tracing.carrier()
+    outbox_id = outbox.add_job(
+        conn, job=name, kwargs=kwargs, request_id=request_id, trace_context=trace_context
+    )
+    return PendingJob(outbox_id, name, kwargs, request_id, trace_context)
 
 
 def dispatch(ctx: Context, pending: PendingJob) -> None:
@@ -81,7 +86,12 @@ def enqueue(
     queue loses it. ``retry_intervals`` default to ``FLASK_JOB_RETRY_INTERVALS``.
     """
     return _enqueue(
-        ctx, jobs.name_of(job, **kwargs), kwargs, request_id, retry_intervals=retry_intervals
+        ctx,
+        jobs.name_of(job, **kwargs),
+        kwargs,
+        request_id,
+        retry_intervals=retry_intervals,
+        trace_context=tracing.carrier(),
     )
 
 
@@ -105,7 +115,14 @@ def relay(ctx: Context, *, grace: timedelta | None = None, limit: int = RELAY_BA
         held = queue.existing_jobs(ctx.stores.redis, [_job_id(ctx, entry.id) for entry in batch])
         for entry in batch:
             if _job_id(ctx, entry.id) not in held:
-                _enqueue(ctx, entry.job, entry.kwargs, entry.request_id, outbox_id=entry.id)
+                _enqueue(
+                    ctx,
+                    entry.job,
+                    entry.kwargs,
+                    entry.request_id,
+                    outbox_id=entry.id,
+                    trace_context=entry.trace_context,
+                )
                 relayed += 1
                 log.info("relayed outbox job %s: the queue did not hold it", entry.id)
         after = batch[-1].id
@@ -131,6 +148,7 @@ def _run_inline(ctx: Context, pending: PendingJob) -> None:
             pending.kwargs,
             outbox_id=pending.outbox_id,
             request_id=pending.request_id,
+            trace_context=pending.trace_context,
         )
     except Exception:  # logged by jobs.run; the write has committed: never a 500
         log.warning("job %s failed inline; handing it to the queue", pending.outbox_id)
@@ -139,7 +157,14 @@ def _run_inline(ctx: Context, pending: PendingJob) -> None:
 
 def _hand_to_queue(ctx: Context, pending: PendingJob) -> None:
     try:
-        _enqueue(ctx, pending.job, pending.kwargs, pending.request_id, outbox_id=pending.outbox_id)
+        _enqueue(
+            ctx,
+            pending.job,
+            pending.kwargs,
+            pending.request_id,
+            outbox_id=pending.outbox_id,
+            trace_context=pending.trace_context,
+        )
     except StoreUnavailable as error:
         log.warning("job %s stays in the outbox for the relay: %s", pending.outbox_id, error)
 
@@ -152,6 +177,7 @@ def _enqueue(
     *,
     outbox_id: int | None = None,
     retry_intervals: tuple[int, ...] | None = None,
+    trace_context: dict[str, str] | None = None,
 ) -> str:
     """Queue the job as a call of the worker's entry point (``jobs.WORKER_ENTRY_POINT``)."""
     return queue.enqueue(
@@ -164,6 +190,7 @@ def _enqueue(
         request_id=request_id,
         job_id=None if outbox_id is None else _job_id(ctx, outbox_id),
         outbox_id=outbox_id,
+        trace_context=trace_context,
         name=jobs.current_name(job),
         kwargs=kwargs,
     )

@@ -27,6 +27,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import imflask_controllers
 from imflask_controllers.context import Context
+from imflask_core import tracing
 from imflask_core.errors import StoreUnavailable
 from imflask_core.observability import JOBS, request_id_var
 from imflask_models.mysql import outbox
@@ -122,25 +123,31 @@ def run(
     *,
     outbox_id: int | None = None,
     request_id: str | None = None,
+    trace_context: dict[str, str] | None = None,
 ) -> object:
     """Run the job ``name``: with the queuing request's id in its logs, its outcome
-    counted, and its outbox entry (``outbox_id``) marked done when it succeeds.
+    counted, and its outbox entry (``outbox_id``) marked done when it succeeds; with
+    tracing on, in a span of the queuing request's trace (``trace_context``).
 
     A failure is logged and raised again: the queue retries it (see ``background``).
     """
     job = registered(name)
     token = request_id_var.set(request_id or "-")
+    noted: dict[str, str | int] = {"request_id": request_id} if request_id else {}
+    if outbox_id is not None:
+        noted["outbox_id"] = outbox_id
     try:
-        try:
-            result = job.function(ctx, **kwargs)
-        except Exception:
-            JOBS.labels(job.name, "failed").inc()
-            log.exception("job %s failed", job.name, extra={"job": job.name})
-            raise
-        JOBS.labels(job.name, "succeeded").inc()
-        if outbox_id is not None:
-            _mark_done(ctx, outbox_id)
-        return result
+        with tracing.job_span(job.name, trace_context, **noted):
+            try:
+                result = job.function(ctx, **kwargs)
+            except Exception:
+                JOBS.labels(job.name, "failed").inc()
+                log.exception("job %s failed", job.name, extra={"job": job.name})
+                raise
+            JOBS.labels(job.name, "succeeded").inc()
+            if outbox_id is not None:
+                _mark_done(ctx, outbox_id)
+            return result
     finally:
         request_id_var.reset(token)
 

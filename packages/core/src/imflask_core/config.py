@@ -246,6 +246,61 @@ def _secret_key(source: Source) -> str:
     return _local_secret(source.instance_path / "secret_key")
 
 
+TRACES_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+
+def _sampler(name: str, raw: str) -> str:
+    sampler = raw.strip().lower()
+    if sampler not in TRACES_SAMPLERS:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(TRACES_SAMPLERS)}")
+    return sampler
+
+
+def _ratio(name: str, raw: str) -> float:
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"{name}={raw!r} must be a ratio from 0 to 1, e.g. 0.1")
+    return ratio
+
+
+def _otlp_protocol(name: str, raw: str) -> str:
+    if raw.strip() != "http/protobuf":
+        raise ConfigError(f"{name}={raw!r}: IMFlask exports traces over http/protobuf only")
+    return raw.strip()
+
+
+def _http_url(name: str, raw: str) -> str:
+    url = raw.strip()
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={raw!r} must be an http:// or https:// URL")
+    return url
+
+
+def _tracing(source: Source) -> TracingSettings | None:
+    """On when an OTLP endpoint is named (and the SDK is not disabled); else None."""
+    traces = source.read("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    base = source.read("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if source.read("OTEL_SDK_DISABLED") or not (traces or base):
+        return None
+    source.read("OTEL_EXPORTER_OTLP_PROTOCOL")  # refuses a protocol we do not speak
+    return TracingSettings(
+        endpoint=traces or f"{base.rstrip('/')}/v1/traces",
+        service_name=source.read("OTEL_SERVICE_NAME"),
+        sampler=source.read("OTEL_TRACES_SAMPLER"),
+        sampler_arg=source.read("OTEL_TRACES_SAMPLER_ARG"),
+    )
+
+
 # The settings ----------------------------------------------------------------------
 
 
@@ -260,6 +315,16 @@ class RateLimit:
     def parse(cls, text: str) -> RateLimit:
         count, _, seconds = text.partition("/")
         return cls(int(count), int(seconds))
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    """Where and how this process sends its traces (OpenTelemetry, OTLP over HTTP)."""
+
+    endpoint: str  # the traces URL itself, ``.../v1/traces``
+    service_name: str
+    sampler: str  # one of TRACES_SAMPLERS
+    sampler_arg: float  # the ratio of the ``*traceidratio`` samplers
 
 
 @dataclass(frozen=True)
@@ -511,6 +576,53 @@ class Settings:
             parse=_positive_int,
         ),
     ]
+    # None: no tracing, and no OpenTelemetry module imported (imflask_core.tracing).
+    tracing: Annotated[
+        TracingSettings | None,
+        Derived(
+            _tracing,
+            Var(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`): "
+                "setting it turns tracing on; spans go to `<url>/v1/traces`",
+                default_doc="none: no tracing",
+                parse=_http_url,
+            ),
+            Var(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "the full URL traces are posted to; wins over `OTEL_EXPORTER_OTLP_ENDPOINT` "
+                "(and turns tracing on too)",
+                parse=_http_url,
+            ),
+            Var(
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                "OTLP's transport; `http/protobuf` is the one IMFlask ships",
+                default="http/protobuf",
+                parse=_otlp_protocol,
+            ),
+            Var("OTEL_SERVICE_NAME", "the traces' `service.name`", default="imflask"),
+            Var(
+                "OTEL_TRACES_SAMPLER",
+                "which traces are kept: `parentbased_traceidratio` with "
+                "`OTEL_TRACES_SAMPLER_ARG` keeps that share of requests; "
+                f"one of {', '.join(f'`{name}`' for name in TRACES_SAMPLERS)}",
+                default="parentbased_always_on",
+                parse=_sampler,
+            ),
+            Var(
+                "OTEL_TRACES_SAMPLER_ARG",
+                "the ratio (0 to 1) of traces the `*traceidratio` samplers keep",
+                default="1.0",
+                parse=_ratio,
+            ),
+            Var(
+                "OTEL_SDK_DISABLED",
+                "`true` turns tracing off, whatever else is set",
+                default="false",
+                parse=_flag,
+            ),
+        ),
+    ]
     metrics_allow: Annotated[
         tuple[str, ...],
         Var(
@@ -615,6 +727,12 @@ OTHER_VARIABLES = (
         "where worker processes share metrics (set it for `imflask-worker` too to count its "
         "jobs; either makes the folder if it is missing)",
         default_doc="set by `gunicorn.conf.py`",
+    ),
+    Var(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "headers sent with each export, `key=value,key=value` (a collector's API key); read by "
+        "the OpenTelemetry SDK, like its other variables (`OTEL_RESOURCE_ATTRIBUTES`, "
+        "`OTEL_BSP_*`, `OTEL_PROPAGATORS`)",
     ),
     Var(
         "GUNICORN_BIND",

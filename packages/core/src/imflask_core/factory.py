@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from imflask_core import tracing
 from imflask_core.body_limit import register_body_limit
 from imflask_core.config import Settings
 from imflask_core.errors import StoreUnavailable, TransactionConflict
@@ -63,6 +64,7 @@ def create_flask_app(
     """
     app = Flask(import_name, instance_path=str(settings.instance_path))
     register_config(app, settings)
+    register_tracing(app, settings)
     register_body_limit(app)
     register_request_id(app)
     register_logging(app, settings)
@@ -107,6 +109,22 @@ def register_config(app: Flask, settings: Settings) -> None:
         )
 
 
+def register_tracing(app: Flask, settings: Settings) -> None:
+    """With tracing on, one span per request (OpenTelemetry's Flask instrumentation), the
+    parent of the store calls' spans; its before_request runs first, so the request id
+    lands on it. Probes and ``/metrics`` are left out (``tracing.EXCLUDED_URLS``)."""
+    if not tracing.start(settings):
+        return
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    FlaskInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracing.provider(),
+        excluded_urls=tracing.EXCLUDED_URLS,
+        enable_commenter=False,  # no SQL comments here: no request's context to attach for them
+    )
+
+
 def register_request_id(app: Flask) -> None:
     """Honour a well-formed incoming X-Request-ID or make one; echo it on every response."""
 
@@ -116,6 +134,7 @@ def register_request_id(app: Flask) -> None:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         g.request_started = time.perf_counter()
         request_id_var.set(g.request_id)
+        tracing.annotate(request_id=g.request_id)
         start_store_timings()
 
     @app.after_request

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+from imflask_core import tracing
+
 request_id_var: ContextVar[str | None] = ContextVar("imflask_request_id", default=None)
 _store_times: ContextVar[dict[str, list[float]] | None] = ContextVar(
     "imflask_store_times", default=None
@@ -97,18 +99,33 @@ def store_timings() -> dict[str, dict[str, float]]:
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` (of the request or job being served) to every record."""
+    """Adds ``request_id`` (of the request or job being served) to every record, and with
+    tracing on the ``trace_id`` and ``span_id`` of the span it is logged in."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get() or "-"
+        ids = tracing.log_ids()
+        if ids is not None and not hasattr(record, "trace_id"):
+            record.trace_id, record.span_id = ids
         return True
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: what log collectors parse without rules."""
 
-    FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id", "stores", "job")
+    FIELDS = (
+        "request_id",
+        "trace_id",
+        "span_id",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "user_id",
+        "stores",
+        "job",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         line = {

@@ -3,8 +3,9 @@
 Every job on the queue is a call of this function (``jobs.WORKER_ENTRY_POINT`` in
 the controllers names it), with the name a controller registered its job under
 (``imflask_controllers.jobs``). It runs the job as an inline run does
-(``jobs.run``: request id, logging, metrics, outbox), over this process's context,
-with the request id and outbox entry the job carries in its RQ meta.
+(``jobs.run``: request id, logging, metrics, outbox, its span), over this process's
+context, with the request id, outbox entry and trace context the job carries in its
+RQ meta.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def run_job(name: str, kwargs: dict[str, object]) -> object:
         kwargs,
         outbox_id=meta.get("outbox_id"),
         request_id=meta.get("request_id"),
+        trace_context=meta.get("trace_context"),
     )
 
 

@@ -78,6 +78,16 @@ class Dialect:
     def drop_table(self, table: Table) -> str:
         return f"DROP TABLE {table.name}"
 
+    def add_column(self, table: str, column: Column) -> str:
+        return f"ALTER TABLE {table} ADD COLUMN {self.column_ddl(column)}"
+
+    def drop_column(self, table: str, column: Column) -> str:
+        return f"ALTER TABLE {table} DROP COLUMN {column.name}"
+
+    def column_ddl(self, column: Column) -> str:
+        """A column as ``CREATE TABLE`` and ``ADD COLUMN`` declare it."""
+        raise NotImplementedError
+
     def failure(self, error: Exception, schema: Schema) -> Failure:
         """What ``error`` (one of ``driver_errors``) means."""
         raise NotImplementedError
@@ -152,12 +162,12 @@ class _MySQL(Dialect):
     def analyze(self, tables: list[str]) -> list[str]:
         return [f"ANALYZE TABLE {', '.join(tables)}"]
 
+    def column_ddl(self, column: Column) -> str:
+        ddl = _column_ddl(column, self._TYPES[column.type.kind].format(length=column.type.length))
+        return ddl + (" AUTO_INCREMENT" if column.auto_increment else "")
+
     def create_table(self, table: Table) -> list[str]:
-        lines = [
-            _column_ddl(c, self._TYPES[c.type.kind].format(length=c.type.length))
-            + (" AUTO_INCREMENT" if c.auto_increment else "")
-            for c in table.columns
-        ]
+        lines = [self.column_ddl(c) for c in table.columns]
         lines.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
         lines += [_unique_ddl(key) for key in table.unique]
         lines += [f"KEY {ix.name} ({', '.join(ix.columns)})" for ix in table.indexes]
@@ -245,13 +255,13 @@ class _SQLite(Dialect):
     def analyze(self, tables: list[str]) -> list[str]:
         return ["ANALYZE"]
 
+    def column_ddl(self, column: Column) -> str:
+        if column.auto_increment:
+            return f"{column.name} INTEGER PRIMARY KEY AUTOINCREMENT"
+        return _column_ddl(column, self._TYPES[column.type.kind])
+
     def create_table(self, table: Table) -> list[str]:
-        lines = [
-            f"{c.name} INTEGER PRIMARY KEY AUTOINCREMENT"
-            if c.auto_increment
-            else _column_ddl(c, self._TYPES[c.type.kind])
-            for c in table.columns
-        ]
+        lines = [self.column_ddl(c) for c in table.columns]
         if not table.auto_id:
             lines.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
         lines += [_unique_ddl(key) for key in table.unique]

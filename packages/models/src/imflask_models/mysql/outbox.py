@@ -23,14 +23,15 @@ class OutboxJob:
     job: str
     kwargs: dict[str, Any]
     request_id: str | None
+    trace_context: dict[str, str] | None = None  # W3C trace context headers
 
 
 INSERT_JOB = """
-INSERT INTO outbox (job, kwargs, request_id, created_at)
-VALUES (%(job)s, %(kwargs)s, %(request_id)s, %(now)s)
+INSERT INTO outbox (job, kwargs, request_id, trace_context, created_at)
+VALUES (%(job)s, %(kwargs)s, %(request_id)s, %(trace_context)s, %(now)s)
 """
 SELECT_PENDING = """
-SELECT id, job, kwargs, request_id FROM outbox
+SELECT id, job, kwargs, request_id, trace_context FROM outbox
 WHERE done_at IS NULL AND id > %(after)s AND created_at < %(created_before)s
 ORDER BY id LIMIT %(limit)s
 """
@@ -40,12 +41,23 @@ DELETE_DONE = "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < %(befo
 
 
 def add_job(
-    conn: SqlConnection, *, job: str, kwargs: dict[str, Any], request_id: str | None
+    conn: SqlConnection,
+    *,
+    job: str,
+    kwargs: dict[str, Any],
+    request_id: str | None,
+    trace_context: dict[str, str] | None = None,
 ) -> int:
     """Record a job (inside the write's transaction); return its outbox id."""
     result = conn.execute(
         INSERT_JOB,
-        {"job": job, "kwargs": json.dumps(kwargs), "request_id": request_id, "now": utcnow()},
+        {
+            "job": job,
+            "kwargs": json.dumps(kwargs),
+            "request_id": request_id,
+            "trace_context": json.dumps(trace_context) if trace_context else None,
+            "now": utcnow(),
+        },
     )
     assert result.lastrowid is not None
     return result.lastrowid
@@ -59,7 +71,13 @@ def pending_jobs(
         SELECT_PENDING, {"after": after, "created_before": created_before, "limit": limit}
     )
     return [
-        OutboxJob(row["id"], row["job"], json.loads(row["kwargs"]), row["request_id"])
+        OutboxJob(
+            row["id"],
+            row["job"],
+            json.loads(row["kwargs"]),
+            row["request_id"],
+            json.loads(row["trace_context"]) if row["trace_context"] else None,
+        )
         for row in rows
     ]
 

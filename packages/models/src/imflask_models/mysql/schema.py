@@ -2,7 +2,8 @@
 vocabulary that ``dialect.py`` renders as MySQL or SQLite DDL.
 
 A migration is a file ``migrations/000N.<name>.py`` (its id is the file name, as
-yoyo reads it) that calls ``migration(...)`` once with the tables it creates::
+yoyo reads it) that calls ``migration(...)`` once with the tables it creates, or
+``columns_added(table, ...)`` with the columns it adds to one table::
 
     migration(
         table(
@@ -19,6 +20,7 @@ error into the field it names knows every unique key and its columns.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -201,6 +203,40 @@ def migration(*tables: Table) -> None:
         step(_Change(created, "create"), _Change(created, "drop"))
 
 
+@dataclass(frozen=True)
+class _NewColumns:
+    """Columns a migration adds to a table an earlier one created, as the yoyo step that
+    adds (or drops) them."""
+
+    table: str
+    columns: tuple[Column, ...]
+    direction: str  # "add" or "drop"
+
+    def __call__(self, connection: Any) -> None:
+        dialect = dialect_of(connection)
+        cursor = connection.cursor()
+        try:
+            for added in self.columns:
+                if self.direction == "add":
+                    cursor.execute(dialect.add_column(self.table, added))
+                else:
+                    cursor.execute(dialect.drop_column(self.table, added))
+        finally:
+            cursor.close()
+
+
+def columns_added(table_name: str, *columns: Column) -> None:
+    """The columns this migration adds to ``table_name``, after its existing ones. The
+    table's rows get the column's default, so a column needs one or ``null=True``."""
+    for added in columns:
+        if not added.nullable and added.default is None:
+            raise ValueError(
+                f"table {table_name}: {added.name}: a column added to a table needs "
+                "null=True or a default (the rows already there get it)"
+            )
+    step(_NewColumns(table_name, columns, "add"), _NewColumns(table_name, columns, "drop"))
+
+
 @dataclass
 class Schema:
     """Every table the migrations create, by name."""
@@ -220,6 +256,15 @@ class Schema:
             )
         self.tables[created.name] = created
 
+    def extend(self, table_name: str, columns: tuple[Column, ...]) -> None:
+        known = self.tables.get(table_name)
+        if known is None:
+            raise ValueError(f"table {table_name}: columns added before it was created")
+        clashes = sorted({c.name for c in known.columns} & {c.name for c in columns})
+        if clashes:
+            raise ValueError(f"table {table_name}: column {', '.join(clashes)} already exists")
+        self.tables[table_name] = dataclasses.replace(known, columns=known.columns + columns)
+
     def unique_key(self, name: str) -> Index | None:
         return next((i for t in self.tables.values() for i in t.unique if i.name == name), None)
 
@@ -234,11 +279,13 @@ class _Collector:
     """Stands in for yoyo's step collector when ``declared()`` reads the migration files."""
 
     def __init__(self) -> None:
-        self.tables: list[Table] = []
+        self.changes: list[Table | _NewColumns] = []
 
     def add_step(self, apply: Any, rollback: Any = None, ignore_errors: Any = None) -> None:
         if isinstance(apply, _Change) and apply.direction == "create":
-            self.tables.append(apply.table)
+            self.changes.append(apply.table)
+        elif isinstance(apply, _NewColumns) and apply.direction == "add":
+            self.changes.append(apply)
 
 
 @lru_cache(maxsize=8)
@@ -253,6 +300,9 @@ def declared(migrations: Path = MIGRATIONS) -> Schema:
         collector = _Collector()
         module.__yoyo_collector__ = collector  # pyright: ignore[reportAttributeAccessIssue] -- yoyo's own hook
         spec.loader.exec_module(module)
-        for created in collector.tables:
-            schema.add(created)
+        for change in collector.changes:
+            if isinstance(change, Table):
+                schema.add(change)
+            else:
+                schema.extend(change.table, change.columns)
     return schema

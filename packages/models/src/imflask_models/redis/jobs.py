@@ -49,12 +49,14 @@ def enqueue(
     request_id: str | None,
     job_id: str | None = None,
     outbox_id: int | None = None,
+    trace_context: dict[str, str] | None = None,
     **kwargs: object,
 ) -> str:
     """Queue ``function(**kwargs)``; retried after each interval, then failed. Returns the id.
 
     ``job_id`` names the job (the outbox's jobs are ``outbox-<id>``, so the relay can
-    ask whether the queue still holds one); ``outbox_id`` travels in the job's meta.
+    ask whether the queue still holds one); ``outbox_id`` and ``trace_context`` (the
+    queuing request's trace, as W3C headers) travel in the job's meta.
     """
     retry = (
         Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
@@ -62,6 +64,8 @@ def enqueue(
     meta: dict[str, object] = {"request_id": request_id}
     if outbox_id is not None:
         meta["outbox_id"] = outbox_id
+    if trace_context:
+        meta["trace_context"] = trace_context
     job = queue(store, queue_name).enqueue(
         function, kwargs=kwargs, retry=retry, meta=meta, job_id=job_id
     )
