@@ -93,9 +93,9 @@ def test_publishing_is_one_trace_of_the_request_its_store_calls_and_its_job(trac
     assert {db_system(s) for s in calls} >= {"redis", sql}
     (fan_out,) = [s for s in calls if s.kind == SpanKind.CONSUMER]
     assert fan_out.name == "job notify_followers"
-    (batch,) = [s for s in children_of(spans, fan_out) if s.kind == SpanKind.CONSUMER]
-    assert batch.name == "job notify_follower_batch"
-    assert {db_system(s) for s in children_of(spans, batch)} >= {"mongodb", sql}
+    # one follower fits in one batch: the job notifies them itself (a bigger fan-out's
+    # batch jobs join the trace too: packages/worker/tests/test_tracing.py)
+    assert {db_system(s) for s in children_of(spans, fan_out)} >= {"mongodb", sql}
     assert all(reaches(spans, s, request) for s in spans)  # one tree
 
     lines = [line for line in log_lines() if line.get("path") == "/api/articles"]

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from rq import Queue, SimpleWorker
 
-from imflask_controllers import articles, background, profiles, users
+from imflask_controllers import articles, background, notifications, profiles, users
 from imflask_core import tracing
 from imflask_models.redis import jobs
 from imflask_worker import run
@@ -72,13 +72,16 @@ def author(traced):
     return writer
 
 
-def test_a_queued_job_and_the_jobs_it_queues_join_the_requests_trace(traced, author):
+def test_a_queued_job_and_the_jobs_it_queues_join_the_requests_trace(traced, author, monkeypatch):
     queued, exporter = traced
+    monkeypatch.setattr(notifications, "FAN_OUT_BATCH", 1)  # two fans: two batch jobs
+    profiles.follow_user(queued, username="author", follower=sign_up(queued, "second-fan"))
     request = publish_in_a_request(queued, author, "queued")
 
     work_off(queued)
 
     spans = job_spans(exporter)
+    assert [s.name for s in exporter.get_finished_spans()].count("job notify_follower_batch") == 2
     fan_out, batch = spans["job notify_followers"], spans["job notify_follower_batch"]
     assert fan_out.context.trace_id == request.get_span_context().trace_id
     assert fan_out.parent is not None
