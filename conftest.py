@@ -33,10 +33,11 @@ from imflask_core import embedded
 from imflask_core.config import Settings, load_settings
 from imflask_models.redis import jobs
 
-# The fault suite's fixtures (server processes on free ports, fault_app, serve), the
+# One ast.parse at a time on CPython 3.11 (testkit/ast_guard.py); the fault suite's fixtures
+# (server processes on free ports, fault_app, serve), the
 # topology suite's (one imflask-cluster per session: cluster, healthy_cluster), and the
 # check that the controllers', models' and worker's tests run without the web stack.
-pytest_plugins = ["testkit.fixtures", "testkit.cluster", "testkit.flask_free"]
+pytest_plugins = ["testkit.ast_guard", "testkit.fixtures", "testkit.cluster", "testkit.flask_free"]
 
 RUN_ID = uuid.uuid4().hex[:10]
 
