@@ -68,7 +68,7 @@ def decompress(body: bytes, encoding: str) -> bytes:
     if encoding == "deflate":
         return zlib.decompress(body)
     if encoding == "br":
-        import brotli  # pyright: ignore[reportMissingImports] - the SDK sends br only with it
+        import brotli  # the SDK sends br only where brotli is installed (the assets group)
 
         return brotli.decompress(body)
     raise ValueError(f"unknown Content-Encoding {encoding!r}")

@@ -41,7 +41,6 @@ def test_a_job_that_fails_its_last_retry_reaches_sentry_once_without_a_secret(
         failing = run_worker(
             FLASK_SENTRY_DSN=receiver.dsn,
             FLASK_SECRET_KEY=SECRET_KEY,
-            FLASK_JOB_RETRY_INTERVALS="0,0",  # for the batch job the fan-out queues
             FLASK_MONGO_URI=DOWN_MONGO,
             FLASK_STORE_CONNECT_TIMEOUT="0.3",
             FLASK_STORE_READ_TIMEOUT="0.3",
@@ -49,8 +48,9 @@ def test_a_job_that_fails_its_last_retry_reaches_sentry_once_without_a_secret(
         events = receiver.wait_for_events(1)
 
     assert failing.returncode == 0, failing.stderr
-    # the batch failed three times on MongoDB (a try and two retries), then for good
-    assert failing.stderr.count("job notify_follower_batch failed") == 3
+    # the fan-out (five followers: one batch, its own) failed three times on MongoDB (a try
+    # and two retries), then for good
+    assert failing.stderr.count("job notify_followers failed") == 3
     assert len(jobs.failed_jobs(ctx.stores.redis, job_queue)) == 1
     assert receiver.errors == []
     (event,) = events  # the last failure only: RQ retried the two before
@@ -60,9 +60,9 @@ def test_a_job_that_fails_its_last_retry_reaches_sentry_once_without_a_secret(
     assert "127.0.0.1:1: [Errno 111] Connection refused" in error["value"]
     assert error["mechanism"] == {"type": "rq", "handled": False}
     assert event["extra"]["rq-job"]["func"] == "imflask_worker.run.run_job"
-    assert "notify_follower_batch" in event["extra"]["rq-job"]["description"]
+    assert "notify_followers" in event["extra"]["rq-job"]["description"]
     crumbs = [crumb.get("message") for crumb in event["breadcrumbs"]["values"]]
-    assert "job notify_follower_batch failed" in crumbs  # the attempt's log line
+    assert "job notify_followers failed" in crumbs  # the attempt's log line
     assert "flask" not in event["sdk"]["integrations"]
     assert "rq" in event["sdk"]["integrations"]
     sent = receiver.everything()
