@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 
 from imflask_core import error_reporting
 from imflask_core.config import load_settings
-from imflask_core.error_reporting import scrub, scrub_text, scrubber, secrets_of
+from imflask_core.error_reporting import (
+    breadcrumb_scrubber,
+    scrub,
+    scrub_text,
+    scrubber,
+    secrets_of,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
 SIGNING_KEY = "the-signing-key-" + "s" * 32
@@ -178,3 +184,27 @@ def test_without_a_dsn_nothing_starts(tmp_path):
     )
 
     assert error_reporting.start(settings, web=False) is False
+
+
+def test_a_breadcrumb_is_cleaned_like_an_event():
+    before_breadcrumb = breadcrumb_scrubber([SIGNING_KEY])
+    crumb = {
+        "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "category": "imflask",
+        "message": f"signed with {SIGNING_KEY}, sent Bearer {JWT}",
+        "data": {"row": Row(), "session": "s1", "status": 200},
+    }
+
+    cleaned = before_breadcrumb(crumb, {})
+
+    assert cleaned == {
+        "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "category": "imflask",
+        "message": "signed with [redacted], sent Bearer [redacted]",
+        "data": {
+            "row": "Row(password_hash='[redacted]', link='redis://:[redacted]@cache:6379/0', "
+            "jwt='[redacted]')",
+            "session": "[redacted]",
+            "status": 200,
+        },
+    }
