@@ -452,6 +452,11 @@ def test_what_counts_as_unset_is_kept_per_variable(tmp_path, changes, field, exp
         ({"FLASK_SQL_POOL_SIZE": "1.5"}, "FLASK_SQL_POOL_SIZE='1.5' is not a int"),
         ({"FLASK_MYSQL_REPLICA_MAX_LAG": "0"}, "FLASK_MYSQL_REPLICA_MAX_LAG='0' must be greater"),
         ({"FLASK_REDIS_HOST": "c", "FLASK_REDIS_PORT": "x"}, "FLASK_REDIS_PORT='x' is not a int"),
+        ({"FLASK_SENTRY_DSN": "sentry.example"}, "FLASK_SENTRY_DSN must look like https://KEY@"),
+        ({"FLASK_SENTRY_DSN": "ftp://k@sentry.example/1"}, "FLASK_SENTRY_DSN must look like"),
+        ({"FLASK_SENTRY_DSN": "https://sentry.example/1"}, "FLASK_SENTRY_DSN must look like"),
+        ({"FLASK_SENTRY_DSN": "https://k@sentry.example:x/1"}, "FLASK_SENTRY_DSN must look like"),
+        ({"FLASK_SENTRY_DSN": "https://k@sentry.example/"}, "FLASK_SENTRY_DSN must end with"),
     ],
 )
 def test_each_parser_names_its_variable(tmp_path, changes, complaint):
@@ -467,3 +472,11 @@ def test_production_lists_every_problem_at_once(tmp_path):
                  name="production", tmp_path=tmp_path)  # fmt: skip
 
     assert str(raised.value).count("\n  - ") == 4
+
+
+def test_a_sentry_dsn_is_read_when_set_and_none_by_default(tmp_path):
+    dsn = "https://public@o1.ingest.sentry.example/42"
+
+    assert settings({}, tmp_path=tmp_path).sentry_dsn is None
+    assert settings({"FLASK_SENTRY_DSN": f" {dsn} "}, tmp_path=tmp_path).sentry_dsn == dsn
+    assert settings({"FLASK_SENTRY_DSN": "http://k@127.0.0.1:9/1"}, tmp_path=tmp_path).sentry_dsn

@@ -83,7 +83,7 @@ def start_stores(app: Flask, *, migrate: bool | None = None) -> Context:
     with _starting:
         if CONTEXT_KEY in app.extensions:
             return app.extensions[CONTEXT_KEY]
-        ctx = bootstrap(settings_of(app), migrate=migrate)
+        ctx = bootstrap(settings_of(app), migrate=migrate, web=True)
         app.extensions[SETTINGS_KEY] = ctx.settings  # the embedded stores' URIs filled in
         app.extensions[CONTEXT_KEY] = ctx
         return ctx

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from imflask_core.errors import ConfigError
 
@@ -192,6 +192,21 @@ def _level(name: str, raw: str) -> str:
 
 def _path(name: str, raw: str) -> Path:
     return Path(raw).resolve()
+
+
+def _sentry_dsn(name: str, raw: str) -> str:
+    dsn = raw.strip()
+    shape = f"{name} must look like https://KEY@HOST/PROJECT (a Sentry DSN)"
+    parts = urlsplit(dsn)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise ConfigError(shape) from None
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
+        raise ConfigError(shape)
+    if not parts.path.rstrip("/").rpartition("/")[2].isdigit():
+        raise ConfigError(f"{name} must end with the project's number, as in https://KEY@HOST/42")
+    return dsn
 
 
 def _environment(name: str, raw: str) -> str:
@@ -630,6 +645,17 @@ class Settings:
             "addresses or networks that may read `/metrics` (comma-separated); others get 404",
             default="127.0.0.1,::1",
             parse=_items,
+        ),
+    ]
+    # None: no error reporting, and sentry_sdk is never imported (imflask_core.error_reporting).
+    sentry_dsn: Annotated[
+        str | None,
+        Var(
+            "FLASK_SENTRY_DSN",
+            "Sentry DSN (`https://KEY@HOST/PROJECT`): unhandled errors and jobs that failed "
+            "their last retry are sent there, without bodies, cookies, tokens or passwords",
+            default_doc="none: nothing is sent",
+            parse=_sentry_dsn,
         ),
     ]
     jobs_inline: Annotated[
